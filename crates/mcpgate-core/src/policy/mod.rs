@@ -1,0 +1,1 @@
+//! Pure interceptor maths: retry decisions, backoff and token bucket, with `now` as input.

@@ -1,0 +1,1 @@
+//! (spec, profile) → tool catalog; tool call → request plan.
