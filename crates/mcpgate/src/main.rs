@@ -1,1 +1,80 @@
-fn main() {}
+//! CLI entry point: flags → config → telemetry → app → transport.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+use clap::Parser as _;
+use mcpgate::config::{Cli, Command, Config, ServeArgs, Transport};
+use std::io::Write as _;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Check(args)) => {
+            let mut out = std::io::stdout().lock();
+            match mcpgate::check::run(&args, &mut out) {
+                Ok(code) => ExitCode::from(code as u8),
+                Err(e) => {
+                    let _ = writeln!(std::io::stderr(), "error: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Some(Command::Schema) => {
+            let schema = mcpgate_core::profile::profile_json_schema();
+            let text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+            let _ = writeln!(std::io::stdout().lock(), "{text}");
+            ExitCode::SUCCESS
+        }
+        Some(Command::Serve(args)) => serve(args),
+        None => serve(cli.serve),
+    }
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    mcpgate::telemetry::init(&args.log_level, args.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let sources = args.source.load()?;
+    for d in &sources.diagnostics {
+        if d.is_error() {
+            tracing::error!(source = %d.source, pointer = %d.pointer, "{}", d.message);
+        } else {
+            tracing::debug!(source = %d.source, pointer = %d.pointer, "{}", d.message);
+        }
+    }
+    let errors = sources.diagnostics.iter().filter(|d| d.is_error()).count();
+    if errors > 0 && sources.profile.is_some() {
+        anyhow::bail!("the profile has {errors} error(s); run `mcpgate check` for details");
+    }
+    let config = Config::resolve(args, &sources)?;
+    for var in &config.missing_token_vars {
+        tracing::warn!(variable = %var, "no token set: upstream calls go out without credentials (public data only)");
+    }
+    let gateway = mcpgate::app::build(&config, &sources)?;
+    drop(sources);
+    tracing::info!(tools = gateway.catalog.len(), upstream = %gateway.upstream.base_url(), transport = ?config.args.transport, "mcpgate ready");
+    match config.args.transport {
+        Transport::Stdio => mcpgate::transport::stdio::serve(gateway).await,
+        Transport::Http => {
+            anyhow::bail!("the HTTP transport is not built yet; use MCP_TRANSPORT=stdio")
+        }
+    }
+}

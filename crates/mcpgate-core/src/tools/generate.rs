@@ -1,0 +1,656 @@
+//! Tool definitions from a spec alone (one tool per operation) or from a profile.
+
+use super::names::{sanitize_argument_name, sanitize_tool_name, unique};
+use super::{
+    ActionBinding, ArgumentBinding, ArgumentSpec, Target, ToolAnnotations, ToolCatalog,
+    ToolDefinition,
+};
+use crate::profile::{OperationRef, ParamTypes, ParameterDef, Profile, ToolDef};
+use crate::spec::{ApiSpec, MediaType, Operation, ParameterLocation};
+use http::Method;
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+/// Knobs for tool generation.
+#[derive(Debug, Clone)]
+pub struct CatalogOptions {
+    /// Longest description kept (characters); longer text is cut with an ellipsis.
+    pub max_description_chars: usize,
+}
+
+impl Default for CatalogOptions {
+    fn default() -> Self {
+        Self {
+            max_description_chars: 1024,
+        }
+    }
+}
+
+/// Arguments that select behaviour and are never sent upstream unless a profile says otherwise.
+const DEFAULT_METADATA_PARAMS: [&str; 2] = ["action", "resource_type"];
+
+/// One tool per operation, named after its operationId.
+pub fn catalog_from_spec(spec: &ApiSpec, options: &CatalogOptions) -> ToolCatalog {
+    let mut taken = HashSet::with_capacity(spec.operations.len());
+    let mut tools = Vec::with_capacity(spec.operations.len());
+    for op in &spec.operations {
+        let name = unique(sanitize_tool_name(&op.operation_id), &mut taken);
+        tools.push(tool_for_operation(
+            name,
+            Arc::new(op.clone()),
+            spec,
+            options,
+        ));
+    }
+    ToolCatalog::new(tools)
+}
+
+fn tool_for_operation(
+    name: String,
+    op: Arc<Operation>,
+    spec: &ApiSpec,
+    options: &CatalogOptions,
+) -> ToolDefinition {
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    let mut arguments = Vec::new();
+    let mut bindings = Vec::new();
+    let mut used: HashSet<String> = HashSet::new();
+
+    // Path parameters first: they are what a caller must always provide.
+    let mut params: Vec<_> = op.parameters.iter().collect();
+    params.sort_by_key(|p| match p.location {
+        ParameterLocation::Path => 0,
+        ParameterLocation::Query => 1,
+        ParameterLocation::Header => 2,
+        ParameterLocation::Cookie => 3,
+    });
+    for p in params {
+        let base = sanitize_argument_name(&p.name);
+        let arg = if used.contains(&base) {
+            unique(format!("{}_{base}", p.location.as_str()), &mut used)
+        } else {
+            unique(base, &mut used)
+        };
+        let mut schema = clean_schema(&p.schema);
+        if let (Some(d), Value::Object(m)) = (&p.description, &mut schema) {
+            if !m.contains_key("description") {
+                m.insert(
+                    "description".into(),
+                    Value::String(clean_text(d, options.max_description_chars)),
+                );
+            }
+        }
+        let required_here = p.required || p.location == ParameterLocation::Path;
+        if required_here {
+            required.push(Value::String(arg.clone()));
+        }
+        arguments.push(argument_from_schema(&arg, &schema, required_here));
+        properties.insert(arg.clone(), schema);
+        let target = match p.location {
+            ParameterLocation::Path => Target::Path(p.name.clone()),
+            ParameterLocation::Query => Target::Query {
+                name: p.name.clone(),
+                style: p.style,
+                explode: p.explode,
+            },
+            ParameterLocation::Header => Target::Header(p.name.clone()),
+            ParameterLocation::Cookie => Target::Cookie(p.name.clone()),
+        };
+        bindings.push(ArgumentBinding {
+            argument: arg,
+            target,
+        });
+    }
+
+    let media = op
+        .request_body
+        .as_ref()
+        .and_then(|b| preferred_media_type(&b.content));
+    if let (Some(body), Some(media)) = (&op.request_body, media) {
+        let body_props = media
+            .schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .filter(|p| !p.is_empty());
+        match body_props {
+            Some(props) => {
+                let body_required: BTreeSet<&str> = media
+                    .schema
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .map(|r| r.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                for (prop, schema) in props {
+                    let base = sanitize_argument_name(prop);
+                    let arg = if used.contains(&base) {
+                        unique(format!("body_{base}"), &mut used)
+                    } else {
+                        unique(base, &mut used)
+                    };
+                    let schema = clean_schema(schema);
+                    let req = body.required && body_required.contains(prop.as_str());
+                    if req {
+                        required.push(Value::String(arg.clone()));
+                    }
+                    arguments.push(argument_from_schema(&arg, &schema, req));
+                    properties.insert(arg.clone(), schema);
+                    bindings.push(ArgumentBinding {
+                        argument: arg,
+                        target: Target::BodyProperty(prop.clone()),
+                    });
+                }
+            }
+            None => {
+                let arg = unique(
+                    if used.contains("body") {
+                        "request_body".into()
+                    } else {
+                        "body".into()
+                    },
+                    &mut used,
+                );
+                let mut schema = clean_schema(&media.schema);
+                if let Value::Object(m) = &mut schema {
+                    if !m.contains_key("description") {
+                        let d = body
+                            .description
+                            .clone()
+                            .unwrap_or_else(|| format!("Request body ({})", media.media_type));
+                        m.insert(
+                            "description".into(),
+                            Value::String(clean_text(&d, options.max_description_chars)),
+                        );
+                    }
+                }
+                if body.required {
+                    required.push(Value::String(arg.clone()));
+                }
+                arguments.push(argument_from_schema(&arg, &schema, body.required));
+                properties.insert(arg.clone(), schema);
+                bindings.push(ArgumentBinding {
+                    argument: arg,
+                    target: Target::Body,
+                });
+            }
+        }
+    }
+
+    let mut input_schema = json!({ "type": "object", "properties": Value::Object(properties) });
+    if !required.is_empty() {
+        input_schema["required"] = Value::Array(required);
+    }
+    attach_defs(&mut input_schema, &spec.defs);
+
+    let description = operation_description(&op, options);
+    let annotations = annotations_for([&op.method]);
+    let action = ActionBinding {
+        name: None,
+        body_media_type: media.map(|m| m.media_type.clone()),
+        body_encoding: media.map(|m| m.encoding.clone()).unwrap_or_default(),
+        operation: op.clone(),
+        bindings,
+        response_fields: None,
+        file_field_name: None,
+    };
+    ToolDefinition {
+        name,
+        title: op.summary.as_deref().map(|s| clean_text(s, 200)),
+        description,
+        input_schema,
+        annotations,
+        action_argument: None,
+        actions: vec![action],
+        arguments,
+        metadata_params: Vec::new(),
+    }
+}
+
+fn operation_description(op: &Operation, options: &CatalogOptions) -> String {
+    let text = match (&op.summary, &op.description) {
+        (Some(s), Some(d)) if !d.trim().is_empty() && !d.starts_with(s.as_str()) => {
+            format!("{s}. {d}")
+        }
+        (Some(s), _) if !s.trim().is_empty() => s.clone(),
+        (_, Some(d)) if !d.trim().is_empty() => d.clone(),
+        _ => format!("{} {}", op.method, op.path),
+    };
+    let mut text = clean_text(&text, options.max_description_chars);
+    if op.deprecated {
+        text.insert_str(0, "[deprecated] ");
+    }
+    text
+}
+
+/// Tools from a profile. Actions whose operation is missing from the spec and composite tools
+/// are skipped here; `profile::validate` reports them.
+pub fn catalog_from_profile(
+    spec: &ApiSpec,
+    profile: &Profile,
+    options: &CatalogOptions,
+) -> ToolCatalog {
+    let alias_to_canonical: HashMap<&str, &str> = profile
+        .parameter_aliases
+        .iter()
+        .flat_map(|(canonical, aliases)| {
+            aliases
+                .iter()
+                .map(move |a| (a.as_str(), canonical.as_str()))
+        })
+        .collect();
+    let mut tools = Vec::with_capacity(profile.tools.len());
+    let mut taken = HashSet::new();
+    for tool in &profile.tools {
+        if tool.composite == Some(true) || tool.steps.is_some() {
+            continue;
+        }
+        if !taken.insert(tool.name.clone()) {
+            continue;
+        }
+        if let Some(def) = profile_tool(spec, tool, &alias_to_canonical, options) {
+            tools.push(def);
+        }
+    }
+    ToolCatalog::new(tools)
+}
+
+fn profile_tool(
+    spec: &ApiSpec,
+    tool: &ToolDef,
+    aliases: &HashMap<&str, &str>,
+    options: &CatalogOptions,
+) -> Option<ToolDefinition> {
+    let operations = tool.operations.as_ref()?;
+    let metadata_params: Vec<String> = match &tool.metadata_params {
+        Some(m) => m.clone(),
+        None => DEFAULT_METADATA_PARAMS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+    };
+    let has_action_param = tool.parameters.contains_key("action");
+    let single = operations.len() == 1 && !has_action_param;
+
+    let mut actions = Vec::new();
+    for (action, op_ref) in operations {
+        let Some(op) = spec.operation(op_ref.operation_id()) else {
+            continue;
+        };
+        let op = Arc::new(op.clone());
+        let media = op
+            .request_body
+            .as_ref()
+            .and_then(|b| preferred_media_type(&b.content));
+        let mut bindings = Vec::new();
+        for name in tool.parameters.keys() {
+            if metadata_params.iter().any(|m| m == name) {
+                continue;
+            }
+            let canonical = aliases.get(name.as_str()).copied();
+            if let Some(target) = find_target(&op, media, name)
+                .or_else(|| canonical.and_then(|c| find_target(&op, media, c)))
+            {
+                bindings.push(ArgumentBinding {
+                    argument: name.clone(),
+                    target,
+                });
+            }
+        }
+        let file_field_name = match op_ref {
+            OperationRef::Multipart(m) => Some(
+                m.file_field_name
+                    .clone()
+                    .unwrap_or_else(|| "files[0]".into()),
+            ),
+            OperationRef::Id(_) => None,
+        };
+        actions.push(ActionBinding {
+            name: if single { None } else { Some(action.clone()) },
+            body_media_type: media.map(|m| m.media_type.clone()),
+            body_encoding: media.map(|m| m.encoding.clone()).unwrap_or_default(),
+            operation: op,
+            bindings,
+            response_fields: tool
+                .response_fields
+                .as_ref()
+                .and_then(|rf| rf.get(action).cloned()),
+            file_field_name,
+        });
+    }
+    if actions.is_empty() {
+        return None;
+    }
+
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    let mut arguments = Vec::new();
+    let action_argument = if single {
+        None
+    } else {
+        Some("action".to_owned())
+    };
+    if !single && !has_action_param {
+        // A multi-action tool without a declared `action` argument gets one.
+        let names: Vec<Value> = operations
+            .keys()
+            .map(|k| Value::String(k.clone()))
+            .collect();
+        properties.insert(
+            "action".into(),
+            json!({ "type": "string", "enum": names, "description": "Action to perform" }),
+        );
+        required.push(Value::String("action".into()));
+        arguments.push(ArgumentSpec {
+            name: "action".into(),
+            types: vec!["string".into()],
+            enum_values: Some(names),
+            item_types: Vec::new(),
+            required: true,
+            required_for: Vec::new(),
+            default: None,
+        });
+    }
+    for (name, def) in &tool.parameters {
+        properties.insert(name.clone(), parameter_schema(def, options));
+        if def.required {
+            required.push(Value::String(name.clone()));
+        }
+        arguments.push(argument_from_def(name, def));
+    }
+    let mut input_schema = json!({ "type": "object", "properties": Value::Object(properties) });
+    if !required.is_empty() {
+        input_schema["required"] = Value::Array(required);
+    }
+
+    let mut description = clean_text(&tool.description, options.max_description_chars);
+    if let Some(summary) = requirement_summary(tool, operations.keys()) {
+        description.push(' ');
+        description.push_str(&summary);
+    }
+    let annotations = annotations_for(actions.iter().map(|a| &a.operation.method));
+    Some(ToolDefinition {
+        name: tool.name.clone(),
+        title: None,
+        description,
+        input_schema,
+        annotations,
+        action_argument,
+        actions,
+        arguments,
+        metadata_params,
+    })
+}
+
+/// "Needs: get: project_id; list_projects: group_id." — only for actions that need something
+/// beyond the always-required arguments.
+fn requirement_summary<'a>(
+    tool: &ToolDef,
+    actions: impl Iterator<Item = &'a String>,
+) -> Option<String> {
+    let mut parts = Vec::new();
+    for action in actions {
+        let needed: Vec<&str> = tool
+            .parameters
+            .iter()
+            .filter(|(_, d)| d.required_for.iter().any(|a| a == action))
+            .map(|(n, _)| n.as_str())
+            .collect();
+        if !needed.is_empty() {
+            parts.push(format!("{action}: {}", needed.join(", ")));
+        }
+    }
+    (!parts.is_empty()).then(|| format!("Needs: {}.", parts.join("; ")))
+}
+
+fn find_target(op: &Operation, media: Option<&MediaType>, name: &str) -> Option<Target> {
+    if let Some(p) = op.parameters.iter().find(|p| p.name == name) {
+        return Some(match p.location {
+            ParameterLocation::Path => Target::Path(p.name.clone()),
+            ParameterLocation::Query => Target::Query {
+                name: p.name.clone(),
+                style: p.style,
+                explode: p.explode,
+            },
+            ParameterLocation::Header => Target::Header(p.name.clone()),
+            ParameterLocation::Cookie => Target::Cookie(p.name.clone()),
+        });
+    }
+    let media = media?;
+    let in_body = media
+        .schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .is_some_and(|p| p.contains_key(name));
+    if in_body {
+        return Some(Target::BodyProperty(name.to_owned()));
+    }
+    (name == "body").then_some(Target::Body)
+}
+
+fn parameter_schema(def: &ParameterDef, options: &CatalogOptions) -> Value {
+    let mut m = Map::new();
+    m.insert(
+        "type".into(),
+        match &def.param_type {
+            ParamTypes::One(t) => Value::String(t.as_str().into()),
+            ParamTypes::Many(ts) => Value::Array(
+                ts.iter()
+                    .map(|t| Value::String(t.as_str().into()))
+                    .collect(),
+            ),
+        },
+    );
+    if let Some(d) = &def.description {
+        m.insert(
+            "description".into(),
+            Value::String(clean_text(d, options.max_description_chars)),
+        );
+    }
+    if let Some(e) = &def.enum_values {
+        m.insert("enum".into(), Value::Array(e.clone()));
+    }
+    let is_array = match &def.param_type {
+        ParamTypes::One(t) => t.as_str() == "array",
+        ParamTypes::Many(ts) => ts.iter().any(|t| t.as_str() == "array"),
+    };
+    if let Some(items) = &def.items {
+        m.insert("items".into(), items.clone());
+    } else if is_array {
+        m.insert("items".into(), json!({}));
+    }
+    if let Some(d) = &def.default {
+        m.insert("default".into(), d.clone());
+    }
+    if let Some(e) = &def.example {
+        m.insert("examples".into(), Value::Array(vec![e.clone()]));
+    }
+    Value::Object(m)
+}
+
+fn argument_from_def(name: &str, def: &ParameterDef) -> ArgumentSpec {
+    let types = match &def.param_type {
+        ParamTypes::One(t) => vec![t.as_str().to_owned()],
+        ParamTypes::Many(ts) => ts.iter().map(|t| t.as_str().to_owned()).collect(),
+    };
+    ArgumentSpec {
+        name: name.to_owned(),
+        types,
+        enum_values: def.enum_values.clone(),
+        item_types: def.items.as_ref().map(schema_types).unwrap_or_default(),
+        required: def.required,
+        required_for: def.required_for.clone(),
+        default: def.default.clone(),
+    }
+}
+
+fn argument_from_schema(name: &str, schema: &Value, required: bool) -> ArgumentSpec {
+    ArgumentSpec {
+        name: name.to_owned(),
+        types: schema_types(schema),
+        enum_values: schema.get("enum").and_then(Value::as_array).cloned(),
+        item_types: schema.get("items").map(schema_types).unwrap_or_default(),
+        required,
+        required_for: Vec::new(),
+        default: None,
+    }
+}
+
+/// The `type` of a schema as a list (empty when unconstrained or a combinator).
+fn schema_types(schema: &Value) -> Vec<String> {
+    match schema.get("type") {
+        Some(Value::String(t)) => vec![t.clone()],
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// JSON first (also `+json`), then forms, multipart, octet-stream, text, else the first.
+pub(crate) fn preferred_media_type(content: &[MediaType]) -> Option<&MediaType> {
+    let rank = |m: &MediaType| {
+        let t = m.media_type.to_ascii_lowercase();
+        if t == "application/json" || t.starts_with("application/json;") {
+            0
+        } else if t.ends_with("+json") || t.contains("json") {
+            1
+        } else if t.starts_with("application/x-www-form-urlencoded") {
+            2
+        } else if t.starts_with("multipart/form-data") {
+            3
+        } else if t.starts_with("application/octet-stream") {
+            4
+        } else if t.starts_with("text/") {
+            5
+        } else if t.contains('/') {
+            6
+        } else {
+            7 // not a media type at all (GitLab's `successfull_response`)
+        }
+    };
+    content
+        .iter()
+        .filter(|m| rank(m) < 7)
+        .min_by_key(|m| rank(m))
+}
+
+/// Removes keys that only make sense at a document's root.
+fn clean_schema(schema: &Value) -> Value {
+    match schema {
+        Value::Object(m) => {
+            let mut m = m.clone();
+            m.remove("$schema");
+            m.remove("$id");
+            if let Some(Value::String(d)) = m.get_mut("description") {
+                *d = clean_text(d, 1024);
+            }
+            Value::Object(m)
+        }
+        Value::Bool(true) => json!({}),
+        other => other.clone(),
+    }
+}
+
+/// Adds to `schema` a `$defs` with every definition it refers to (transitively).
+fn attach_defs(schema: &mut Value, defs: &Map<String, Value>) {
+    if defs.is_empty() {
+        return;
+    }
+    let mut needed = BTreeSet::new();
+    let mut queue = Vec::new();
+    collect_def_refs(schema, &mut queue);
+    while let Some(name) = queue.pop() {
+        if needed.insert(name.clone()) {
+            if let Some(d) = defs.get(&name) {
+                collect_def_refs(d, &mut queue);
+            }
+        }
+    }
+    if needed.is_empty() {
+        return;
+    }
+    let mut out = Map::new();
+    for name in needed {
+        out.insert(
+            name.clone(),
+            defs.get(&name).cloned().unwrap_or_else(|| json!({})),
+        );
+    }
+    schema["$defs"] = Value::Object(out);
+}
+
+fn collect_def_refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(r)) = m.get("$ref") {
+                if let Some(name) = r.strip_prefix("#/$defs/") {
+                    out.push(name.replace("~1", "/").replace("~0", "~"));
+                }
+            }
+            m.values().for_each(|x| collect_def_refs(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_def_refs(x, out)),
+        _ => {}
+    }
+}
+
+fn annotations_for<'a>(methods: impl IntoIterator<Item = &'a Method>) -> ToolAnnotations {
+    let methods: Vec<&Method> = methods.into_iter().collect();
+    ToolAnnotations {
+        read_only: !methods.is_empty()
+            && methods
+                .iter()
+                .all(|m| **m == Method::GET || **m == Method::HEAD),
+        destructive: methods.iter().any(|m| **m == Method::DELETE),
+        idempotent: methods.iter().all(|m| crate::policy::is_idempotent(m)),
+    }
+}
+
+/// Strips control characters (ANSI escapes, NUL, …; keeps newlines and tabs) and caps length.
+pub(crate) fn clean_text(text: &str, max_chars: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max_chars * 4));
+    let mut count = 0;
+    let mut chars = text.trim().chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // Skip an ANSI CSI sequence: ESC [ params final-byte.
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for n in chars.by_ref() {
+                    if ('@'..='~').contains(&n) {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        if c.is_control() && c != '\n' && c != '\t' {
+            continue;
+        }
+        if matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
+            continue; // bidi overrides
+        }
+        if count == max_chars {
+            out.push('…');
+            break;
+        }
+        out.push(c);
+        count += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_text_strips_controls_and_caps() {
+        assert_eq!(clean_text("a\u{1b}[31mred\u{1b}[0m\u{0}b", 100), "aredb");
+        assert_eq!(clean_text("abcdef", 3), "abc…");
+        assert_eq!(clean_text("x\u{202e}y\nz", 10), "xy\nz");
+    }
+}

@@ -1,0 +1,450 @@
+//! Upstream reply → [`ToolOutput`]: JSON as text plus structured content, field selection,
+//! size caps, errors the model can act on, and binary content.
+
+use base64::Engine as _;
+use serde_json::{Map, Value};
+
+/// What the upstream answered (the body may already be cut at the read cap).
+#[derive(Debug, Clone)]
+pub struct UpstreamReply {
+    /// HTTP status.
+    pub status: u16,
+    /// `Content-Type`, if any.
+    pub content_type: Option<String>,
+    /// Body bytes (at most the read cap).
+    pub body: Vec<u8>,
+    /// Whether the body was longer than the read cap.
+    pub body_truncated: bool,
+}
+
+/// Limits for what reaches the model.
+#[derive(Debug, Clone, Copy)]
+pub struct ReplySettings {
+    /// Largest text sent to the model, in bytes.
+    pub max_text_bytes: usize,
+    /// Largest binary (image, file) sent as content, in bytes.
+    pub max_binary_bytes: usize,
+    /// Longest excerpt of an error body.
+    pub error_excerpt_bytes: usize,
+}
+
+impl Default for ReplySettings {
+    fn default() -> Self {
+        Self {
+            max_text_bytes: 64 * 1024,
+            max_binary_bytes: 5 * 1024 * 1024,
+            error_excerpt_bytes: 500,
+        }
+    }
+}
+
+/// One content block of a tool result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Content {
+    /// Text.
+    Text(String),
+    /// An image, base64-encoded.
+    Image {
+        /// Base64 data.
+        data: String,
+        /// MIME type.
+        mime_type: String,
+    },
+    /// A binary file as an embedded resource blob.
+    Blob {
+        /// Base64 data.
+        data: String,
+        /// MIME type.
+        mime_type: String,
+    },
+}
+
+/// A tool result before it is put on the wire.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolOutput {
+    /// Whether this is an error result.
+    pub is_error: bool,
+    /// Content blocks.
+    pub content: Vec<Content>,
+    /// Structured copy of a JSON reply (always an object: non-objects are wrapped as `{"result": …}`).
+    pub structured: Option<Value>,
+}
+
+impl ToolOutput {
+    /// An error result with one text block.
+    pub fn error(text: impl Into<String>) -> Self {
+        Self {
+            is_error: true,
+            content: vec![Content::Text(text.into())],
+            structured: None,
+        }
+    }
+}
+
+/// Turns a reply into what the model sees. `what` names the request (`GET /projects/{id}`)
+/// for error messages; it must not contain secrets (no query string).
+pub fn shape_reply(
+    reply: &UpstreamReply,
+    response_fields: Option<&[String]>,
+    what: &str,
+    settings: &ReplySettings,
+) -> ToolOutput {
+    let ct = reply
+        .content_type
+        .as_deref()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let mime = ct.split(';').next().unwrap_or("").trim().to_owned();
+    if !(200..300).contains(&reply.status) {
+        return error_reply(reply, what, settings);
+    }
+    if reply.body.is_empty() {
+        return ToolOutput {
+            is_error: false,
+            content: vec![Content::Text(format!(
+                "{what}: HTTP {} (no content)",
+                reply.status
+            ))],
+            structured: None,
+        };
+    }
+    let is_json = mime.is_empty() && looks_like_json(&reply.body)
+        || mime.ends_with("json")
+        || mime.ends_with("+json");
+    if is_json && !reply.body_truncated {
+        if let Ok(mut value) = serde_json::from_slice::<Value>(&reply.body) {
+            if let Some(fields) = response_fields {
+                value = select_fields(value, fields);
+            }
+            return json_output(value, settings);
+        }
+    }
+    if mime.starts_with("image/") || is_binary_type(&mime) {
+        if reply.body_truncated || reply.body.len() > settings.max_binary_bytes {
+            return ToolOutput::error(format!(
+                "{what}: the {mime} reply is larger than the {} byte limit and was not returned",
+                settings.max_binary_bytes
+            ));
+        }
+        let data = base64::engine::general_purpose::STANDARD.encode(&reply.body);
+        let block = if mime.starts_with("image/") {
+            Content::Image {
+                data,
+                mime_type: mime,
+            }
+        } else {
+            Content::Blob {
+                data,
+                mime_type: mime,
+            }
+        };
+        return ToolOutput {
+            is_error: false,
+            content: vec![block],
+            structured: None,
+        };
+    }
+    let text = String::from_utf8_lossy(&reply.body);
+    let (text, cut) = cut_text(&text, settings.max_text_bytes);
+    let mut out = text.to_owned();
+    if cut || reply.body_truncated {
+        out.push_str(&format!(
+            "\n\n[reply truncated: more than {} bytes; narrow the request to see the rest]",
+            settings.max_text_bytes
+        ));
+    }
+    ToolOutput {
+        is_error: false,
+        content: vec![Content::Text(out)],
+        structured: None,
+    }
+}
+
+fn looks_like_json(body: &[u8]) -> bool {
+    matches!(
+        body.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'{' | b'[')
+    )
+}
+
+fn is_binary_type(mime: &str) -> bool {
+    mime.starts_with("audio/")
+        || mime.starts_with("video/")
+        || matches!(
+            mime,
+            "application/octet-stream"
+                | "application/pdf"
+                | "application/zip"
+                | "application/gzip"
+                | "application/x-tar"
+        )
+}
+
+fn json_output(value: Value, settings: &ReplySettings) -> ToolOutput {
+    let text = value.to_string();
+    if text.len() <= settings.max_text_bytes {
+        let structured = match value {
+            Value::Object(_) => value,
+            other => Value::Object(Map::from_iter([("result".to_owned(), other)])),
+        };
+        return ToolOutput {
+            is_error: false,
+            content: vec![Content::Text(text)],
+            structured: Some(structured),
+        };
+    }
+    // Too large. A list keeps as many whole items as fit; anything else is cut as text.
+    if let Value::Array(items) = value {
+        let total = items.len();
+        let mut kept = Vec::new();
+        let mut size = 2;
+        for item in items {
+            let len = item.to_string().len() + 1;
+            if size + len > settings.max_text_bytes {
+                break;
+            }
+            size += len;
+            kept.push(item);
+        }
+        let shown = kept.len();
+        let kept = Value::Array(kept);
+        let note = format!(
+            "[list truncated: showing {shown} of {total} items to stay under {} bytes; request fewer items (e.g. per_page/limit) or the next page]",
+            settings.max_text_bytes
+        );
+        let text = format!("{kept}\n\n{note}");
+        let structured = Value::Object(Map::from_iter([
+            ("result".to_owned(), kept),
+            ("truncated".to_owned(), Value::Bool(true)),
+            ("total_items".to_owned(), Value::from(total)),
+        ]));
+        return ToolOutput {
+            is_error: false,
+            content: vec![Content::Text(text)],
+            structured: Some(structured),
+        };
+    }
+    let (cut, _) = cut_text(&text, settings.max_text_bytes);
+    let text = format!(
+        "{cut}\n\n[reply truncated: {} bytes in all, more than the {} byte limit; use response_fields or a narrower request]",
+        text.len(),
+        settings.max_text_bytes
+    );
+    ToolOutput {
+        is_error: false,
+        content: vec![Content::Text(text)],
+        structured: None,
+    }
+}
+
+fn error_reply(reply: &UpstreamReply, what: &str, settings: &ReplySettings) -> ToolOutput {
+    let reason = http::StatusCode::from_u16(reply.status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("");
+    let body = String::from_utf8_lossy(&reply.body);
+    let excerpt: String = body
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\n')
+        .collect();
+    let (excerpt, cut) = cut_text(excerpt.trim(), settings.error_excerpt_bytes);
+    let hint = match reply.status {
+        400 | 422 => " Check the arguments.",
+        401 => " The upstream rejected the credentials: check the token.",
+        403 => " The credentials lack permission for this resource.",
+        404 => " Not found, or not visible with these credentials.",
+        429 => " Rate limited by the upstream; try again later.",
+        500..=599 => " The upstream failed; try again later.",
+        _ => "",
+    };
+    let mut text = format!("{what} failed: HTTP {} {reason}.{hint}", reply.status);
+    if !excerpt.is_empty() {
+        text.push_str("\nUpstream said: ");
+        text.push_str(excerpt);
+        if cut || reply.body_truncated {
+            text.push('…');
+        }
+    }
+    ToolOutput::error(text)
+}
+
+/// Cuts `text` to at most `max` bytes on a char boundary; says whether it cut.
+fn cut_text(text: &str, max: usize) -> (&str, bool) {
+    if text.len() <= max {
+        return (text, false);
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    (&text[..end], true)
+}
+
+/// Keeps only `fields` of an object, or of each object in an array. A dotted field
+/// (`author.name`) keeps a nested field.
+pub(crate) fn select_fields(value: Value, fields: &[String]) -> Value {
+    match value {
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|i| select_fields(i, fields))
+                .collect(),
+        ),
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for field in fields {
+                let (head, tail) = match field.split_once('.') {
+                    Some((h, t)) => (h, Some(t)),
+                    None => (field.as_str(), None),
+                };
+                let Some(v) = map.get(head) else { continue };
+                match tail {
+                    None => {
+                        out.insert(head.to_owned(), v.clone());
+                    }
+                    Some(rest) => {
+                        let sub = select_fields(v.clone(), &[rest.to_owned()]);
+                        match (out.get_mut(head), sub) {
+                            (Some(Value::Object(existing)), Value::Object(new)) => {
+                                existing.extend(new)
+                            }
+                            (_, sub) => {
+                                out.insert(head.to_owned(), sub);
+                            }
+                        }
+                    }
+                }
+            }
+            Value::Object(out)
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn reply(status: u16, ct: &str, body: &str) -> UpstreamReply {
+        UpstreamReply {
+            status,
+            content_type: Some(ct.into()),
+            body: body.as_bytes().to_vec(),
+            body_truncated: false,
+        }
+    }
+
+    #[test]
+    fn json_object_gives_text_and_structured() {
+        let out = shape_reply(
+            &reply(200, "application/json", r#"{"id": 1, "name": "x"}"#),
+            None,
+            "GET /p",
+            &ReplySettings::default(),
+        );
+        assert!(!out.is_error);
+        assert_eq!(
+            out.content,
+            vec![Content::Text(r#"{"id":1,"name":"x"}"#.into())]
+        );
+        assert_eq!(out.structured, Some(json!({"id": 1, "name": "x"})));
+    }
+
+    #[test]
+    fn arrays_are_wrapped_and_fields_selected() {
+        let body = r#"[{"id":1,"name":"a","x":{"y":1,"z":2}},{"id":2,"name":"b"}]"#;
+        let fields = vec!["id".to_owned(), "x.y".to_owned()];
+        let out = shape_reply(
+            &reply(200, "application/json; charset=utf-8", body),
+            Some(&fields),
+            "GET /p",
+            &ReplySettings::default(),
+        );
+        assert_eq!(
+            out.structured,
+            Some(json!({"result": [{"id":1,"x":{"y":1}},{"id":2}]}))
+        );
+    }
+
+    #[test]
+    fn big_lists_keep_whole_items_with_a_note() {
+        let items: Vec<Value> = (0..1000)
+            .map(|i| json!({"id": i, "pad": "xxxxxxxxxxxxxxxxxxxx"}))
+            .collect();
+        let body = Value::Array(items).to_string();
+        let settings = ReplySettings {
+            max_text_bytes: 1000,
+            ..ReplySettings::default()
+        };
+        let out = shape_reply(
+            &reply(200, "application/json", &body),
+            None,
+            "GET /p",
+            &settings,
+        );
+        let Content::Text(text) = &out.content[0] else {
+            panic!()
+        };
+        assert!(text.contains("of 1000 items"), "{text}");
+        assert!(text.len() < 1300);
+        assert_eq!(
+            out.structured.as_ref().and_then(|s| s.get("total_items")),
+            Some(&json!(1000))
+        );
+    }
+
+    #[test]
+    fn errors_carry_status_and_excerpt() {
+        let out = shape_reply(
+            &reply(
+                404,
+                "application/json",
+                r#"{"message":"404 Project Not Found"}"#,
+            ),
+            None,
+            "GET /projects/{id}",
+            &ReplySettings::default(),
+        );
+        assert!(out.is_error);
+        let Content::Text(t) = &out.content[0] else {
+            panic!()
+        };
+        assert!(
+            t.contains("HTTP 404 Not Found") && t.contains("404 Project Not Found"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn images_become_image_content_and_big_text_is_cut() {
+        let out = shape_reply(
+            &UpstreamReply {
+                status: 200,
+                content_type: Some("image/png".into()),
+                body: vec![137, 80, 78, 71],
+                body_truncated: false,
+            },
+            None,
+            "GET /i",
+            &ReplySettings::default(),
+        );
+        assert!(
+            matches!(&out.content[0], Content::Image { mime_type, .. } if mime_type == "image/png")
+        );
+        let settings = ReplySettings {
+            max_text_bytes: 10,
+            ..ReplySettings::default()
+        };
+        let out = shape_reply(
+            &reply(200, "text/plain", "é".repeat(20).as_str()),
+            None,
+            "GET /t",
+            &settings,
+        );
+        let Content::Text(t) = &out.content[0] else {
+            panic!()
+        };
+        assert!(t.starts_with("ééééé\n") && t.contains("truncated"), "{t}");
+    }
+}

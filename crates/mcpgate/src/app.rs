@@ -1,0 +1,85 @@
+//! Composition root: loaded sources + config → a running gateway.
+
+use crate::config::{Config, Sources};
+use crate::mcp::Gateway;
+use crate::upstream::{Upstream, UpstreamSettings};
+use mcpgate_core::policy::RetryPolicy;
+use mcpgate_core::tools::{self, CatalogOptions, PlanSettings, ReplySettings, ToolCatalog};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Builds the tool catalog for the sources.
+pub fn catalog(sources: &Sources) -> ToolCatalog {
+    let options = CatalogOptions::default();
+    match &sources.profile {
+        Some(p) => tools::catalog_from_profile(&sources.spec, p, &options),
+        None => tools::catalog_from_spec(&sources.spec, &options),
+    }
+}
+
+/// Builds the gateway: catalog, upstream client and settings.
+pub fn build(config: &Config, sources: &Sources) -> anyhow::Result<Arc<Gateway>> {
+    let catalog = catalog(sources);
+    let interceptors = sources
+        .profile
+        .as_ref()
+        .and_then(|p| p.interceptors.clone())
+        .unwrap_or_default();
+    let retry = interceptors
+        .retry
+        .as_ref()
+        .map(|r| RetryPolicy {
+            max_attempts: r.max_attempts.max(1),
+            backoff: r
+                .backoff_ms
+                .iter()
+                .map(|ms| Duration::from_millis(*ms))
+                .collect(),
+            retry_on_status: r.retry_on_status.clone(),
+            ..RetryPolicy::default()
+        })
+        .unwrap_or_default();
+    let upstream = Upstream::new(UpstreamSettings {
+        base_url: config.base_url.clone(),
+        auth: config.auth.clone(),
+        retry,
+        timeout: config.timeout,
+        max_body_bytes: config.args.max_upstream_bytes,
+        rate_per_minute: interceptors
+            .rate_limit
+            .as_ref()
+            .map(|r| r.max_requests_per_minute),
+        rate_overrides: interceptors
+            .rate_limit
+            .as_ref()
+            .map(|r| {
+                r.overrides
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.max_requests_per_minute))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        rate_max_wait: Duration::from_secs(10),
+    })?;
+    let plan_settings = PlanSettings {
+        array_format: interceptors.array_format,
+    };
+    let reply_settings = ReplySettings {
+        max_text_bytes: config.args.max_reply_bytes,
+        ..ReplySettings::default()
+    };
+    let title = sources
+        .profile
+        .as_ref()
+        .map(|p| p.profile_name.clone())
+        .or_else(|| Some(sources.spec.title.clone()));
+    let instructions = sources.profile.as_ref().and_then(|p| p.description.clone());
+    Ok(Arc::new(Gateway::new(
+        catalog,
+        upstream,
+        plan_settings,
+        reply_settings,
+        title,
+        instructions,
+    )))
+}

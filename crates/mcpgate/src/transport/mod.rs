@@ -1,0 +1,3 @@
+//! Transports: wiring only.
+
+pub mod stdio;

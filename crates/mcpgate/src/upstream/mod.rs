@@ -1,0 +1,409 @@
+//! The only code that makes outbound HTTP calls: executes a [`RequestPlan`] with auth, rate
+//! limit, retry and timeout applied in that fixed order.
+//!
+//! Invariants: credentials never follow a redirect to another origin (only same-origin
+//! redirects are followed at all); bodies are read up to a cap; the whole call, retries
+//! included, finishes within the configured timeout.
+
+use crate::config::{Secret, StaticAuth};
+use bytes::BytesMut;
+use futures::StreamExt as _;
+use mcpgate_core::policy::{Attempt, RetryDecision, RetryPolicy, TokenBucket, parse_retry_after};
+use mcpgate_core::tools::{PlannedBody, RequestPlan, UpstreamReply};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+use url::Url;
+
+/// Why a call produced no reply.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// Could not connect (DNS, refused, TLS).
+    #[error("cannot reach the upstream at {origin}: {reason}")]
+    Connect {
+        /// Scheme, host and port.
+        origin: String,
+        /// Short cause.
+        reason: String,
+    },
+    /// No complete answer within the timeout.
+    #[error("the upstream did not answer within {0:?}")]
+    Timeout(Duration),
+    /// The outbound rate limit would make us wait too long.
+    #[error("outbound rate limit reached: the next slot is in {0:?}; try again later")]
+    RateLimited(Duration),
+    /// The connection broke mid-request or mid-body.
+    #[error("the upstream connection failed: {0}")]
+    Broken(String),
+    /// The request could not be built (bad URL from the spec, …).
+    #[error("cannot build the request: {0}")]
+    Request(String),
+}
+
+/// Per-user credential (OAuth) or none (use the static ones).
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// The configured static credentials.
+    Static,
+    /// A bearer token of the calling user.
+    Bearer(Secret),
+}
+
+/// Outbound rate limits: one bucket for all operations plus per-operation overrides.
+#[derive(Debug)]
+struct RateLimits {
+    global: Option<Mutex<TokenBucket>>,
+    per_operation: HashMap<String, Mutex<TokenBucket>>,
+    max_wait: Duration,
+}
+
+/// Upstream settings.
+#[derive(Debug, Clone)]
+pub struct UpstreamSettings {
+    /// Base URL every plan path is appended to.
+    pub base_url: Url,
+    /// Static credentials.
+    pub auth: Vec<StaticAuth>,
+    /// Retry policy.
+    pub retry: RetryPolicy,
+    /// Whole-call timeout, retries included.
+    pub timeout: Duration,
+    /// Largest body read.
+    pub max_body_bytes: usize,
+    /// Global requests per minute.
+    pub rate_per_minute: Option<u32>,
+    /// Per-operationId requests per minute.
+    pub rate_overrides: Vec<(String, u32)>,
+    /// Longest wait for a rate-limit slot.
+    pub rate_max_wait: Duration,
+}
+
+/// A pooled client bound to one upstream.
+#[derive(Debug)]
+pub struct Upstream {
+    client: reqwest::Client,
+    settings: UpstreamSettings,
+    limits: RateLimits,
+}
+
+impl Upstream {
+    /// Builds the pooled client.
+    pub fn new(settings: UpstreamSettings) -> anyhow::Result<Self> {
+        let policy = reqwest::redirect::Policy::custom(|attempt| {
+            let same_origin = attempt
+                .previous()
+                .first()
+                .is_some_and(|first| first.origin() == attempt.url().origin());
+            if attempt.previous().len() >= 5 || !same_origin {
+                attempt.stop()
+            } else {
+                attempt.follow()
+            }
+        });
+        let client = reqwest::Client::builder()
+            .redirect(policy)
+            .connect_timeout(Duration::from_secs(5).min(settings.timeout))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .user_agent(concat!("mcpgate/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let now = Instant::now();
+        let limits = RateLimits {
+            global: settings
+                .rate_per_minute
+                .map(|r| Mutex::new(TokenBucket::per_minute(r, now))),
+            per_operation: settings
+                .rate_overrides
+                .iter()
+                .map(|(op, r)| (op.clone(), Mutex::new(TokenBucket::per_minute(*r, now))))
+                .collect(),
+            max_wait: settings.rate_max_wait,
+        };
+        Ok(Self {
+            client,
+            settings,
+            limits,
+        })
+    }
+
+    /// The base URL.
+    pub fn base_url(&self) -> &Url {
+        &self.settings.base_url
+    }
+
+    /// Sends the plan: rate limit, then attempts with retry, all within the timeout.
+    pub async fn send(
+        &self,
+        plan: &RequestPlan,
+        credential: &Credential,
+    ) -> Result<UpstreamReply, UpstreamError> {
+        let started = Instant::now();
+        let deadline = started + self.settings.timeout;
+        self.wait_for_slot(&plan.operation_id, deadline).await?;
+        let url = self.url_for(plan)?;
+        let mut attempt = 1;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(UpstreamError::Timeout(self.settings.timeout));
+            }
+            let result = tokio::time::timeout(left, self.attempt(plan, &url, credential)).await;
+            let outcome = match result {
+                Err(_) => return Err(UpstreamError::Timeout(self.settings.timeout)),
+                Ok(r) => r,
+            };
+            let (decision_input, finished) = match outcome {
+                Ok((reply, retry_after)) => (
+                    Attempt::Status {
+                        status: reply.status,
+                        retry_after,
+                    },
+                    Ok(reply),
+                ),
+                Err(e @ (UpstreamError::Connect { .. } | UpstreamError::Broken(_))) => {
+                    (Attempt::Network, Err(e))
+                }
+                Err(e) => return Err(e),
+            };
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self
+                .settings
+                .retry
+                .decide(attempt, decision_input, &plan.method, left)
+            {
+                RetryDecision::GiveUp => return finished,
+                RetryDecision::RetryAfter(wait) => {
+                    tracing::debug!(operation = %plan.operation_id, attempt, wait_ms = wait.as_millis() as u64, "retrying upstream call");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    async fn wait_for_slot(
+        &self,
+        operation_id: &str,
+        deadline: Instant,
+    ) -> Result<(), UpstreamError> {
+        let buckets = [
+            self.limits.global.as_ref(),
+            self.limits.per_operation.get(operation_id),
+        ];
+        let mut wait = Duration::ZERO;
+        let mut taken = Vec::new();
+        let now = Instant::now();
+        for bucket in buckets.into_iter().flatten() {
+            let w = lock(bucket).acquire(now);
+            taken.push(bucket);
+            wait = wait.max(w);
+        }
+        if wait.is_zero() {
+            return Ok(());
+        }
+        let left = deadline.saturating_duration_since(now);
+        if wait > self.limits.max_wait || wait >= left {
+            for bucket in taken {
+                lock(bucket).release();
+            }
+            return Err(UpstreamError::RateLimited(wait));
+        }
+        tokio::time::sleep(wait).await;
+        Ok(())
+    }
+
+    fn url_for(&self, plan: &RequestPlan) -> Result<Url, UpstreamError> {
+        let base = match &plan.server_override {
+            Some(s) if s.starts_with("http://") || s.starts_with("https://") => Url::parse(s)
+                .map_err(|e| UpstreamError::Request(format!("operation server URL: {e}")))?,
+            _ => self.settings.base_url.clone(),
+        };
+        // Plain concatenation: the plan's path is already encoded segment by segment, and the
+        // base path (e.g. /api/v4) must be kept.
+        let joined = format!("{}{}", base.as_str().trim_end_matches('/'), plan.path);
+        let mut url = Url::parse(&joined).map_err(|e| UpstreamError::Request(e.to_string()))?;
+        if url.origin() != base.origin() {
+            return Err(UpstreamError::Request(
+                "the request path would change the upstream origin".into(),
+            ));
+        }
+        if !plan.query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(plan.query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        }
+        Ok(url)
+    }
+
+    async fn attempt(
+        &self,
+        plan: &RequestPlan,
+        url: &Url,
+        credential: &Credential,
+    ) -> Result<(UpstreamReply, Option<Duration>), UpstreamError> {
+        let mut url = url.clone();
+        let mut req_headers = http::HeaderMap::new();
+        for (k, v) in &plan.headers {
+            req_headers.append(k.clone(), v.clone());
+        }
+        match credential {
+            Credential::Bearer(token) => {
+                let v = http::HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+                    .map_err(|_| {
+                        UpstreamError::Request(
+                            "the access token contains invalid characters".into(),
+                        )
+                    })?;
+                req_headers.insert(http::header::AUTHORIZATION, sensitive(v));
+            }
+            Credential::Static => {
+                for auth in &self.settings.auth {
+                    match auth {
+                        StaticAuth::Bearer(token) => {
+                            let v =
+                                http::HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+                                    .map_err(|_| {
+                                        UpstreamError::Request(
+                                            "the token contains invalid characters".into(),
+                                        )
+                                    })?;
+                            req_headers.insert(http::header::AUTHORIZATION, sensitive(v));
+                        }
+                        StaticAuth::Header(name, token) => {
+                            let v = http::HeaderValue::from_str(token.expose()).map_err(|_| {
+                                UpstreamError::Request(
+                                    "the token contains invalid characters".into(),
+                                )
+                            })?;
+                            req_headers.insert(name.clone(), sensitive(v));
+                        }
+                        StaticAuth::Query(param, token) => {
+                            url.query_pairs_mut().append_pair(param, token.expose());
+                        }
+                    }
+                }
+            }
+        }
+        if !plan.cookies.is_empty() {
+            let cookie = plan
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            if let Ok(v) = http::HeaderValue::from_str(&cookie) {
+                req_headers.insert(http::header::COOKIE, v);
+            }
+        }
+        let mut builder = self
+            .client
+            .request(plan.method.clone(), url.clone())
+            .headers(req_headers);
+        builder = match &plan.body {
+            None => builder,
+            Some(PlannedBody::Json(ct, value)) => builder
+                .header(http::header::CONTENT_TYPE, ct.as_str())
+                .body(serde_json::to_vec(value).unwrap_or_default()),
+            Some(PlannedBody::Form(pairs)) => {
+                let body = url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(pairs)
+                    .finish();
+                builder
+                    .header(
+                        http::header::CONTENT_TYPE,
+                        "application/x-www-form-urlencoded",
+                    )
+                    .body(body)
+            }
+            Some(PlannedBody::Raw(ct, bytes)) => builder
+                .header(http::header::CONTENT_TYPE, ct.as_str())
+                .body(bytes.clone()),
+            Some(PlannedBody::Multipart(parts)) => {
+                let mut form = reqwest::multipart::Form::new();
+                for p in parts {
+                    let mut part = reqwest::multipart::Part::bytes(p.data.clone());
+                    if let Some(f) = &p.file_name {
+                        part = part.file_name(f.clone());
+                    }
+                    if let Some(ct) = &p.content_type {
+                        part = part.mime_str(ct).map_err(|e| {
+                            UpstreamError::Request(format!("content type `{ct}`: {e}"))
+                        })?;
+                    }
+                    form = form.part(p.name.clone(), part);
+                }
+                builder.multipart(form)
+            }
+        };
+        let origin = url.origin().ascii_serialization();
+        let response = builder.send().await.map_err(|e| classify(e, &origin))?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let content_type = response
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let cap = self.settings.max_body_bytes;
+        let mut body = BytesMut::new();
+        let mut truncated = false;
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| UpstreamError::Broken(short(e)))?;
+            if body.len() + chunk.len() > cap {
+                body.extend_from_slice(&chunk[..cap - body.len()]);
+                truncated = true;
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((
+            UpstreamReply {
+                status,
+                content_type,
+                body: body.to_vec(),
+                body_truncated: truncated,
+            },
+            retry_after,
+        ))
+    }
+}
+
+fn sensitive(mut v: http::HeaderValue) -> http::HeaderValue {
+    v.set_sensitive(true);
+    v
+}
+
+fn lock(m: &Mutex<TokenBucket>) -> std::sync::MutexGuard<'_, TokenBucket> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A short cause without the URL (which may carry a query token).
+fn short(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut msg = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        msg = format!("{msg}: {s}");
+        source = s.source();
+    }
+    msg
+}
+
+fn classify(e: reqwest::Error, origin: &str) -> UpstreamError {
+    if e.is_timeout() {
+        UpstreamError::Timeout(Duration::ZERO)
+    } else if e.is_connect() {
+        UpstreamError::Connect {
+            origin: origin.to_owned(),
+            reason: short(e),
+        }
+    } else if e.is_builder() {
+        UpstreamError::Request(short(e))
+    } else {
+        UpstreamError::Broken(short(e))
+    }
+}
