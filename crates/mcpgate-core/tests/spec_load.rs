@@ -1,0 +1,134 @@
+//! Loads the real specs in `shared/specs` and checks the loader against them.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use mcpgate_core::spec::{LoadOptions, LoadedSpec, SpecError, load};
+use serde_json::Value;
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::Instant;
+
+fn specs_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/specs"
+    ));
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "note: {} not found; skipping real-spec tests",
+            dir.display()
+        );
+        None
+    }
+}
+
+fn read_spec(dir: &std::path::Path, name: &str) -> String {
+    let path = dir.join(name);
+    if name.ends_with(".gz") {
+        let bytes = std::fs::read(&path).unwrap();
+        let mut s = String::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_string(&mut s)
+            .unwrap();
+        s
+    } else {
+        std::fs::read_to_string(&path).unwrap()
+    }
+}
+
+fn no_external(_: &str) -> Option<String> {
+    None
+}
+
+fn load_named(text: &str, name: &str) -> Result<LoadedSpec, SpecError> {
+    load(
+        text,
+        &LoadOptions {
+            source_name: name,
+            external: &no_external,
+        },
+    )
+}
+
+/// Every `#/$defs/<name>` reference in `v`.
+fn def_refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(r)) = m.get("$ref") {
+                if let Some(n) = r.strip_prefix("#/$defs/") {
+                    out.push(n.to_owned());
+                } else {
+                    panic!("unexpected $ref left in output: {r}");
+                }
+            }
+            m.values().for_each(|c| def_refs(c, out));
+        }
+        Value::Array(a) => a.iter().for_each(|c| def_refs(c, out)),
+        _ => {}
+    }
+}
+
+const SPECS: &[(&str, usize)] = &[
+    ("petstore-minimal-3.0.yaml", 3),
+    ("petstore-3.0.yaml", 19),
+    ("petstore-3.1.yaml", 6),
+    ("tictactoe-3.1.yaml", 3),
+    ("oai-mega-3.1.yaml", 1),
+    ("gitlab-v4.curated.yaml", 87),
+    ("discord.3.1.json", 242),
+    ("openai.3.1.yaml", 288),
+    ("stripe.spec3.2023-08-16.yaml", 468),
+    ("github-api.3.0.json.gz", 1223),
+];
+
+#[test]
+fn all_real_specs_load() {
+    let Some(dir) = specs_dir() else {
+        return;
+    };
+    for (name, ops) in SPECS {
+        let text = read_spec(&dir, name);
+        let start = Instant::now();
+        let loaded = load_named(&text, name).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let elapsed = start.elapsed();
+        let spec = &loaded.spec;
+        eprintln!(
+            "{name}: {} ops, {} defs, {} diagnostics ({} errors), load {:.1} ms",
+            spec.operations.len(),
+            spec.defs.len(),
+            loaded.diagnostics.len(),
+            loaded.diagnostics.iter().filter(|d| d.is_error()).count(),
+            elapsed.as_secs_f64() * 1000.0
+        );
+        for d in loaded.diagnostics.iter().take(5) {
+            eprintln!("    {d}");
+        }
+        assert_eq!(spec.operations.len(), *ops, "{name}");
+        // operationIds are unique.
+        let mut ids: Vec<_> = spec.operations.iter().map(|o| &o.operation_id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), *ops, "{name}: duplicate operation ids");
+        // Every $defs reference anywhere resolves inside defs.
+        let mut refs = Vec::new();
+        for op in &spec.operations {
+            for p in &op.parameters {
+                def_refs(&p.schema, &mut refs);
+            }
+            for m in op.request_body.iter().flat_map(|b| &b.content) {
+                def_refs(&m.schema, &mut refs);
+            }
+            for m in op.responses.iter().flat_map(|r| &r.content) {
+                def_refs(&m.schema, &mut refs);
+            }
+        }
+        for d in spec.defs.values() {
+            assert!(!d.is_null(), "{name}: unfinished def");
+            def_refs(d, &mut refs);
+        }
+        for r in &refs {
+            assert!(spec.defs.contains_key(r), "{name}: dangling $defs ref {r}");
+        }
+    }
+}
