@@ -60,8 +60,13 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
             tracing::debug!(source = %d.source, pointer = %d.pointer, "{}", d.message);
         }
     }
-    let errors = sources.diagnostics.iter().filter(|d| d.is_error()).count();
-    if errors > 0 && sources.profile.is_some() {
+    let profile_name = sources.profile_name.as_deref().unwrap_or_default();
+    let errors = sources
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error() && d.source == profile_name)
+        .count();
+    if errors > 0 {
         anyhow::bail!("the profile has {errors} error(s); run `mcpgate check` for details");
     }
     let config = Config::resolve(args, &sources)?;

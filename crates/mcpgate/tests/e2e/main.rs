@@ -1,0 +1,6 @@
+//! End-to-end tests: the real binary, a mock upstream on loopback, real MCP clients.
+
+#![allow(unreachable_pub)]
+
+mod stdio;
+mod support;
