@@ -1,0 +1,334 @@
+//! Profile text → [`Profile`], reporting every problem with a JSON pointer.
+//!
+//! The text is parsed to a [`serde_json::Value`] first (syntax errors keep line and column), then
+//! the known objects (the profile, each tool, each parameter, the interceptors) are checked field
+//! by field so that several mistakes give several diagnostics. Deeper values are deserialised with
+//! path tracking, so each error still points at the exact place.
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::format::{
+    AuthDef, BaseUrlDef, OneOrMany, OperationRef, ParameterDef, Profile, RateLimitDef, RetryDef,
+};
+use super::suggest::did_you_mean;
+use crate::diagnostics::{Diagnostic, escape_pointer_token};
+
+/// Field names of [`Profile`], in declaration order.
+pub(crate) const PROFILE_FIELDS: &[&str] = &[
+    "$schema",
+    "profile_name",
+    "profile_id",
+    "description",
+    "openapi_spec_path",
+    "tools",
+    "parameter_aliases",
+    "interceptors",
+];
+
+/// Field names of [`ToolDef`](super::format::ToolDef), in declaration order.
+pub(crate) const TOOL_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "operations",
+    "parameters",
+    "metadata_params",
+    "response_fields",
+    "composite",
+    "steps",
+    "partial_results",
+];
+
+/// Field names of [`Interceptors`](super::format::Interceptors), in declaration order.
+pub(crate) const INTERCEPTOR_FIELDS: &[&str] = &[
+    "auth",
+    "base_url",
+    "rate_limit",
+    "retry",
+    "array_format",
+    "timeout_ms",
+];
+
+/// Parses a profile (JSON text). `source_name` labels the diagnostics (usually the file name).
+///
+/// Returns every problem found: syntax errors (with line and column), unknown fields (with a
+/// suggestion), wrong types and missing required fields, each with a JSON pointer. Semantic checks
+/// against a spec are [`validate`](super::validate::validate)'s job.
+pub fn parse_profile(text: &str, source_name: &str) -> Result<Profile, Vec<Diagnostic>> {
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        vec![Diagnostic::error(
+            source_name,
+            "",
+            format!("invalid JSON: {e}"),
+        )]
+    })?;
+    let mut ctx = Ctx {
+        source: source_name,
+        diags: Vec::new(),
+    };
+    check_profile(&value, &mut ctx);
+    if !ctx.diags.is_empty() {
+        return Err(ctx.diags);
+    }
+    // Every part checked out; this cannot fail in practice, but if it does it is reported.
+    deserialize_at::<Profile>(&value, "", source_name).map_err(|d| vec![d])
+}
+
+struct Ctx<'a> {
+    source: &'a str,
+    diags: Vec<Diagnostic>,
+}
+
+impl Ctx<'_> {
+    fn check<T: DeserializeOwned>(&mut self, value: &Value, ptr: &str) {
+        if let Err(d) = deserialize_at::<T>(value, ptr, self.source) {
+            self.diags.push(d);
+        }
+    }
+
+    fn error(&mut self, ptr: &str, message: String) {
+        self.diags
+            .push(Diagnostic::error(self.source, ptr, message));
+    }
+}
+
+fn child(ptr: &str, token: &str) -> String {
+    format!("{ptr}/{}", escape_pointer_token(token))
+}
+
+/// Reports unknown and missing fields of an object; returns `false` if `value` is not an object
+/// (nothing is reported then: the caller falls back to a whole-value check).
+fn check_fields(
+    value: &Value,
+    ptr: &str,
+    known: &[&str],
+    required: &[&str],
+    what: &str,
+    ctx: &mut Ctx<'_>,
+) -> bool {
+    let Some(obj) = value.as_object() else {
+        return false;
+    };
+    for key in obj.keys() {
+        if !known.contains(&key.as_str()) {
+            let hint = did_you_mean(key, known.iter().copied(), 1);
+            let hint = if hint.is_empty() {
+                format!("; expected one of {}", list(known))
+            } else {
+                hint
+            };
+            ctx.error(
+                &child(ptr, key),
+                format!("unknown field `{key}` in {what}{hint}"),
+            );
+        }
+    }
+    for field in required {
+        if !obj.contains_key(*field) {
+            ctx.error(ptr, format!("missing required field `{field}` in {what}"));
+        }
+    }
+    true
+}
+
+fn list(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn check_profile(value: &Value, ctx: &mut Ctx<'_>) {
+    if !check_fields(
+        value,
+        "",
+        PROFILE_FIELDS,
+        &["profile_name", "tools"],
+        "the profile",
+        ctx,
+    ) {
+        ctx.check::<Profile>(value, "");
+        return;
+    }
+    let Some(obj) = value.as_object() else {
+        return;
+    };
+    for (key, v) in obj {
+        let ptr = child("", key);
+        match key.as_str() {
+            "$schema" | "profile_id" | "description" | "openapi_spec_path" => {
+                ctx.check::<Option<String>>(v, &ptr);
+            }
+            "profile_name" => ctx.check::<String>(v, &ptr),
+            "tools" => match v.as_array() {
+                Some(tools) => {
+                    for (i, tool) in tools.iter().enumerate() {
+                        check_tool(tool, &child(&ptr, &i.to_string()), ctx);
+                    }
+                }
+                None => ctx.check::<Vec<super::format::ToolDef>>(v, &ptr),
+            },
+            "parameter_aliases" => {
+                ctx.check::<indexmap::IndexMap<String, Vec<String>>>(v, &ptr);
+            }
+            "interceptors" => check_interceptors(v, &ptr, ctx),
+            _ => {}
+        }
+    }
+}
+
+fn check_tool(value: &Value, ptr: &str, ctx: &mut Ctx<'_>) {
+    let what = match value.get("name").and_then(Value::as_str) {
+        Some(name) => format!("tool `{name}`"),
+        None => "a tool".to_owned(),
+    };
+    if !check_fields(
+        value,
+        ptr,
+        TOOL_FIELDS,
+        &["name", "description"],
+        &what,
+        ctx,
+    ) {
+        ctx.check::<super::format::ToolDef>(value, ptr);
+        return;
+    }
+    let Some(obj) = value.as_object() else {
+        return;
+    };
+    for (key, v) in obj {
+        let fptr = child(ptr, key);
+        match key.as_str() {
+            "name" | "description" => ctx.check::<String>(v, &fptr),
+            "operations" => match v.as_object() {
+                Some(ops) => {
+                    for (action, op) in ops {
+                        ctx.check::<OperationRef>(op, &child(&fptr, action));
+                    }
+                }
+                None => ctx.check::<Option<indexmap::IndexMap<String, OperationRef>>>(v, &fptr),
+            },
+            "parameters" => match v.as_object() {
+                Some(params) => {
+                    for (name, p) in params {
+                        ctx.check::<ParameterDef>(p, &child(&fptr, name));
+                    }
+                }
+                None => ctx.check::<indexmap::IndexMap<String, ParameterDef>>(v, &fptr),
+            },
+            "metadata_params" => ctx.check::<Option<Vec<String>>>(v, &fptr),
+            "response_fields" => {
+                ctx.check::<Option<indexmap::IndexMap<String, Vec<String>>>>(v, &fptr);
+            }
+            "composite" | "partial_results" => ctx.check::<Option<bool>>(v, &fptr),
+            "steps" => ctx.check::<Option<Vec<Value>>>(v, &fptr),
+            _ => {}
+        }
+    }
+}
+
+fn check_interceptors(value: &Value, ptr: &str, ctx: &mut Ctx<'_>) {
+    if value.is_null() {
+        return;
+    }
+    if !check_fields(value, ptr, INTERCEPTOR_FIELDS, &[], "interceptors", ctx) {
+        ctx.check::<super::format::Interceptors>(value, ptr);
+        return;
+    }
+    let Some(obj) = value.as_object() else {
+        return;
+    };
+    for (key, v) in obj {
+        let fptr = child(ptr, key);
+        match key.as_str() {
+            "auth" => match v.as_array() {
+                Some(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        ctx.check::<AuthDef>(item, &child(&fptr, &i.to_string()));
+                    }
+                }
+                None => ctx.check::<Option<OneOrMany<AuthDef>>>(v, &fptr),
+            },
+            "base_url" => ctx.check::<Option<BaseUrlDef>>(v, &fptr),
+            "rate_limit" => ctx.check::<Option<RateLimitDef>>(v, &fptr),
+            "retry" => ctx.check::<Option<RetryDef>>(v, &fptr),
+            "array_format" => ctx.check::<Option<super::format::ArrayFormat>>(v, &fptr),
+            "timeout_ms" => ctx.check::<Option<u64>>(v, &fptr),
+            _ => {}
+        }
+    }
+}
+
+/// Deserialises `value` as `T`; on failure, one diagnostic at `base` + the path of the error.
+fn deserialize_at<T: DeserializeOwned>(
+    value: &Value,
+    base: &str,
+    source: &str,
+) -> Result<T, Diagnostic> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
+        let mut ptr = base.to_owned();
+        let mut last: Option<String> = None;
+        for segment in err.path().iter() {
+            let token = match segment {
+                serde_path_to_error::Segment::Seq { index } => index.to_string(),
+                serde_path_to_error::Segment::Map { key } => key.clone(),
+                serde_path_to_error::Segment::Enum { .. }
+                | serde_path_to_error::Segment::Unknown => continue,
+            };
+            ptr = child(&ptr, &token);
+            last = Some(token);
+        }
+        let raw = err.inner().to_string();
+        let message = improve_message(&raw, &mut ptr, last.as_deref());
+        Diagnostic::error(source, ptr, message)
+    })
+}
+
+/// Adds a did-you-mean to serde's "unknown field/variant" messages and makes sure an unknown
+/// field's pointer ends with the field.
+fn improve_message(raw: &str, ptr: &mut String, last: Option<&str>) -> String {
+    for (prefix, kind) in [("unknown field `", "field"), ("unknown variant `", "value")] {
+        let Some(rest) = raw.strip_prefix(prefix) else {
+            continue;
+        };
+        let Some((word, tail)) = rest.split_once('`') else {
+            continue;
+        };
+        let candidates = backticked(tail);
+        if kind == "field" && last != Some(word) {
+            *ptr = child(ptr, word);
+        }
+        let hint = did_you_mean(word, candidates.iter().copied(), 1);
+        let hint = if hint.is_empty() {
+            if candidates.is_empty() {
+                String::new()
+            } else {
+                format!("; expected one of {}", list(&candidates))
+            }
+        } else {
+            hint
+        };
+        return format!("unknown {kind} `{word}`{hint}");
+    }
+    raw.to_owned()
+}
+
+/// The words between backticks in `text`.
+fn backticked(text: &str) -> Vec<&str> {
+    text.split('`').skip(1).step_by(2).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backticked_words() {
+        assert_eq!(
+            backticked(", expected one of `a`, `b_c`, `d`"),
+            vec!["a", "b_c", "d"]
+        );
+        assert!(backticked(", there are no fields").is_empty());
+    }
+}
