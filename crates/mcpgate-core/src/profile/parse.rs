@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::format::{
-    AuthDef, BaseUrlDef, OneOrMany, OperationRef, ParameterDef, Profile, RateLimitDef, RetryDef,
+    AuthDef, BaseUrlDef, OperationRef, ParameterDef, Profile, RateLimitDef, RetryDef,
 };
 use super::suggest::did_you_mean;
 use crate::diagnostics::{Diagnostic, escape_pointer_token};
@@ -90,6 +90,40 @@ impl Ctx<'_> {
         self.diags
             .push(Diagnostic::error(self.source, ptr, message));
     }
+
+    /// Serde accepts a JSON array for a struct (fields by position); the format does not. Reports
+    /// a non-object and returns `false`; `null` is accepted when `optional`.
+    fn object(&mut self, value: &Value, ptr: &str, optional: bool) -> bool {
+        match value {
+            Value::Object(_) => true,
+            Value::Null if optional => true,
+            other => {
+                self.error(
+                    ptr,
+                    format!("invalid type: expected an object, found {}", kind(other)),
+                );
+                false
+            }
+        }
+    }
+
+    /// Like [`Ctx::check`] for a struct type, after making sure the value is an object.
+    fn check_struct<T: DeserializeOwned>(&mut self, value: &Value, ptr: &str, optional: bool) {
+        if self.object(value, ptr, optional) {
+            self.check::<T>(value, ptr);
+        }
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 fn child(ptr: &str, token: &str) -> String {
@@ -148,7 +182,7 @@ fn check_profile(value: &Value, ctx: &mut Ctx<'_>) {
         "the profile",
         ctx,
     ) {
-        ctx.check::<Profile>(value, "");
+        ctx.object(value, "", false);
         return;
     }
     let Some(obj) = value.as_object() else {
@@ -191,7 +225,7 @@ fn check_tool(value: &Value, ptr: &str, ctx: &mut Ctx<'_>) {
         &what,
         ctx,
     ) {
-        ctx.check::<super::format::ToolDef>(value, ptr);
+        ctx.object(value, ptr, false);
         return;
     }
     let Some(obj) = value.as_object() else {
@@ -212,7 +246,7 @@ fn check_tool(value: &Value, ptr: &str, ctx: &mut Ctx<'_>) {
             "parameters" => match v.as_object() {
                 Some(params) => {
                     for (name, p) in params {
-                        ctx.check::<ParameterDef>(p, &child(&fptr, name));
+                        ctx.check_struct::<ParameterDef>(p, &child(&fptr, name), false);
                     }
                 }
                 None => ctx.check::<indexmap::IndexMap<String, ParameterDef>>(v, &fptr),
@@ -233,7 +267,7 @@ fn check_interceptors(value: &Value, ptr: &str, ctx: &mut Ctx<'_>) {
         return;
     }
     if !check_fields(value, ptr, INTERCEPTOR_FIELDS, &[], "interceptors", ctx) {
-        ctx.check::<super::format::Interceptors>(value, ptr);
+        ctx.object(value, ptr, true);
         return;
     }
     let Some(obj) = value.as_object() else {
@@ -245,19 +279,46 @@ fn check_interceptors(value: &Value, ptr: &str, ctx: &mut Ctx<'_>) {
             "auth" => match v.as_array() {
                 Some(items) => {
                     for (i, item) in items.iter().enumerate() {
-                        ctx.check::<AuthDef>(item, &child(&fptr, &i.to_string()));
+                        check_auth(item, &child(&fptr, &i.to_string()), ctx);
                     }
                 }
-                None => ctx.check::<Option<OneOrMany<AuthDef>>>(v, &fptr),
+                None if v.is_null() => {}
+                None => check_auth(v, &fptr, ctx),
             },
-            "base_url" => ctx.check::<Option<BaseUrlDef>>(v, &fptr),
-            "rate_limit" => ctx.check::<Option<RateLimitDef>>(v, &fptr),
-            "retry" => ctx.check::<Option<RetryDef>>(v, &fptr),
+            "base_url" => ctx.check_struct::<Option<BaseUrlDef>>(v, &fptr, true),
+            "rate_limit" => {
+                if ctx.object(v, &fptr, true) {
+                    let overrides = v.get("overrides").filter(|o| !o.is_null());
+                    let mut ok = true;
+                    if let Some(map) = overrides.and_then(Value::as_object) {
+                        for (id, o) in map {
+                            let optr = child(&child(&fptr, "overrides"), id);
+                            ok &= ctx.object(o, &optr, false);
+                        }
+                    }
+                    if ok {
+                        ctx.check::<Option<RateLimitDef>>(v, &fptr);
+                    }
+                }
+            }
+            "retry" => ctx.check_struct::<Option<RetryDef>>(v, &fptr, true),
             "array_format" => ctx.check::<Option<super::format::ArrayFormat>>(v, &fptr),
             "timeout_ms" => ctx.check::<Option<u64>>(v, &fptr),
             _ => {}
         }
     }
+}
+
+fn check_auth(value: &Value, ptr: &str, ctx: &mut Ctx<'_>) {
+    if !ctx.object(value, ptr, false) {
+        return;
+    }
+    if let Some(cfg) = value.get("oauth_config")
+        && !ctx.object(cfg, &child(ptr, "oauth_config"), true)
+    {
+        return;
+    }
+    ctx.check::<AuthDef>(value, ptr);
 }
 
 /// Deserialises `value` as `T`; on failure, one diagnostic at `base` + the path of the error.
