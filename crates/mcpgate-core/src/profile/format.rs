@@ -23,6 +23,7 @@ use serde_json::Value;
 /// profile into logs. Read the value with [`Secret::expose`].
 #[derive(Clone, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(transparent)]
+#[schemars(description = "A secret string; never logged.")]
 pub struct Secret(String);
 
 impl Secret {
@@ -301,6 +302,7 @@ pub struct Interceptors {
 /// `One`.
 #[derive(Debug, Clone, Serialize, JsonSchema, PartialEq)]
 #[serde(untagged)]
+#[schemars(description = "One value or a list.")]
 pub enum OneOrMany<T> {
     /// A single value.
     One(T),
@@ -407,6 +409,7 @@ pub struct OAuthConfigDef {
     pub client_id: String,
     /// Client secret of the registered upstream application (redacted in `Debug`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(description = "Client secret of the registered upstream application.")]
     pub client_secret: Option<Secret>,
     /// Scopes requested upstream.
     #[serde(default)]

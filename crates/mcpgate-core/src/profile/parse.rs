@@ -384,6 +384,24 @@ fn backticked(text: &str) -> Vec<&str> {
 mod tests {
     use super::*;
 
+    fn schema_properties(schema: &Value) -> Vec<&str> {
+        schema["properties"]
+            .as_object()
+            .map(|m| m.keys().map(String::as_str).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn field_lists_match_the_types() {
+        let schema = super::super::schema::profile_json_schema();
+        assert_eq!(schema_properties(&schema), PROFILE_FIELDS);
+        assert_eq!(schema_properties(&schema["$defs"]["ToolDef"]), TOOL_FIELDS);
+        assert_eq!(
+            schema_properties(&schema["$defs"]["Interceptors"]),
+            INTERCEPTOR_FIELDS
+        );
+    }
+
     #[test]
     fn backticked_words() {
         assert_eq!(
