@@ -286,26 +286,27 @@ fn check_interceptors(value: &Value, ptr: &str, ctx: &mut Ctx<'_>) {
                 None => check_auth(v, &fptr, ctx),
             },
             "base_url" => ctx.check_struct::<Option<BaseUrlDef>>(v, &fptr, true),
-            "rate_limit" => {
-                if ctx.object(v, &fptr, true) {
-                    let overrides = v.get("overrides").filter(|o| !o.is_null());
-                    let mut ok = true;
-                    if let Some(map) = overrides.and_then(Value::as_object) {
-                        for (id, o) in map {
-                            let optr = child(&child(&fptr, "overrides"), id);
-                            ok &= ctx.object(o, &optr, false);
-                        }
-                    }
-                    if ok {
-                        ctx.check::<Option<RateLimitDef>>(v, &fptr);
-                    }
-                }
-            }
+            "rate_limit" => check_rate_limit(v, &fptr, ctx),
             "retry" => ctx.check_struct::<Option<RetryDef>>(v, &fptr, true),
             "array_format" => ctx.check::<Option<super::format::ArrayFormat>>(v, &fptr),
             "timeout_ms" => ctx.check::<Option<u64>>(v, &fptr),
             _ => {}
         }
+    }
+}
+
+fn check_rate_limit(value: &Value, ptr: &str, ctx: &mut Ctx<'_>) {
+    if !ctx.object(value, ptr, true) {
+        return;
+    }
+    let mut ok = true;
+    if let Some(map) = value.get("overrides").and_then(Value::as_object) {
+        for (id, o) in map {
+            ok &= ctx.object(o, &child(&child(ptr, "overrides"), id), false);
+        }
+    }
+    if ok {
+        ctx.check::<Option<RateLimitDef>>(value, ptr);
     }
 }
 

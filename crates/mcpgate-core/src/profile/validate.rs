@@ -461,9 +461,8 @@ impl<'a> Validator<'a> {
                 None => self.error(ptr, "auth type `oauth` needs `oauth_config`"),
                 Some(cfg) => {
                     let has = |v: &Option<String>| !is_blank(v);
-                    if !has(&cfg.issuer)
-                        && !(has(&cfg.authorization_endpoint) && has(&cfg.token_endpoint))
-                    {
+                    let endpoints = has(&cfg.authorization_endpoint) && has(&cfg.token_endpoint);
+                    if !(has(&cfg.issuer) || endpoints) {
                         self.error(
                             format!("{ptr}/oauth_config"),
                             "oauth_config needs `issuer` or both `authorization_endpoint` and `token_endpoint`",
