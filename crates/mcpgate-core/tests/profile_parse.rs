@@ -241,10 +241,35 @@ fn base_url_default_resolves() {
 }
 
 #[test]
+fn duplicate_keys_are_errors() {
+    let diags = parse_errors(
+        "{\"profile_name\": \"x\", \"tools\": [{\"name\": \"a\",\n \"name\": \"b\"}]}",
+    );
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert!(
+        diags[0].message.contains("duplicate key `name`"),
+        "{}",
+        diags[0]
+    );
+    assert!(diags[0].message.contains("line 2 column"), "{}", diags[0]);
+    assert_eq!(diags[0].pointer, "/tools/0/name");
+}
+
+#[test]
+fn trailing_garbage_is_an_error() {
+    let diags = parse_errors("{\"profile_name\": \"x\", \"tools\": []} x");
+    assert!(
+        diags[0].message.contains("trailing characters"),
+        "{}",
+        diags[0]
+    );
+}
+
+#[test]
 fn syntax_error_keeps_line_and_column() {
     let diags = parse_errors("{\n  \"profile_name\": \"x\",\n  \"tools\": [,]\n}");
     assert_eq!(diags.len(), 1);
-    assert_eq!(diags[0].pointer, "");
+    assert_eq!(diags[0].pointer, "/tools/0");
     assert!(diags[0].message.contains("line 3 column"), "{}", diags[0]);
     assert_eq!(diags[0].severity, Severity::Error);
 }

@@ -55,13 +55,8 @@ pub(crate) const INTERCEPTOR_FIELDS: &[&str] = &[
 /// suggestion), wrong types and missing required fields, each with a JSON pointer. Semantic checks
 /// against a spec are [`validate`](super::validate::validate)'s job.
 pub fn parse_profile(text: &str, source_name: &str) -> Result<Profile, Vec<Diagnostic>> {
-    let value: Value = serde_json::from_str(text).map_err(|e| {
-        vec![Diagnostic::error(
-            source_name,
-            "",
-            format!("invalid JSON: {e}"),
-        )]
-    })?;
+    let value = parse_json(text)
+        .map_err(|(ptr, message)| vec![Diagnostic::error(source_name, ptr, message)])?;
     let mut ctx = Ctx {
         source: source_name,
         diags: Vec::new(),
@@ -322,6 +317,109 @@ fn check_auth(value: &Value, ptr: &str, ctx: &mut Ctx<'_>) {
     ctx.check::<AuthDef>(value, ptr);
 }
 
+/// Parses JSON text into a [`Value`], rejecting duplicate object keys (which a plain parse would
+/// silently resolve to the last one). On error: the JSON pointer reached so far and a message with
+/// the line and column.
+fn parse_json(text: &str) -> Result<Value, (String, String)> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = serde_path_to_error::deserialize::<_, StrictValue>(&mut de).map_err(|err| {
+        let mut ptr = path_pointer("", err.path()).0;
+        let message = err.inner().to_string();
+        if let Some(key) = message
+            .strip_prefix("duplicate key `")
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(key, _)| key)
+        {
+            ptr = child(&ptr, key);
+        }
+        (ptr, format!("invalid JSON: {message}"))
+    })?;
+    de.end()
+        .map_err(|e| (String::new(), format!("invalid JSON: {e}")))?;
+    Ok(value.0)
+}
+
+/// A [`Value`] whose objects have unique keys.
+struct StrictValue(Value);
+
+impl<'de> serde::Deserialize<'de> for StrictValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(StrictValue(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate key `{key}`"
+                )));
+            }
+            let StrictValue(v) = map.next_value()?;
+            out.insert(key, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// `base` + the JSON pointer of a serde path, and the last token.
+fn path_pointer(base: &str, path: &serde_path_to_error::Path) -> (String, Option<String>) {
+    let mut ptr = base.to_owned();
+    let mut last: Option<String> = None;
+    for segment in path.iter() {
+        let token = match segment {
+            serde_path_to_error::Segment::Seq { index } => index.to_string(),
+            serde_path_to_error::Segment::Map { key } => key.clone(),
+            serde_path_to_error::Segment::Enum { .. } | serde_path_to_error::Segment::Unknown => {
+                continue;
+            }
+        };
+        ptr = child(&ptr, &token);
+        last = Some(token);
+    }
+    (ptr, last)
+}
+
 /// Deserialises `value` as `T`; on failure, one diagnostic at `base` + the path of the error.
 fn deserialize_at<T: DeserializeOwned>(
     value: &Value,
@@ -329,18 +427,7 @@ fn deserialize_at<T: DeserializeOwned>(
     source: &str,
 ) -> Result<T, Diagnostic> {
     serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
-        let mut ptr = base.to_owned();
-        let mut last: Option<String> = None;
-        for segment in err.path().iter() {
-            let token = match segment {
-                serde_path_to_error::Segment::Seq { index } => index.to_string(),
-                serde_path_to_error::Segment::Map { key } => key.clone(),
-                serde_path_to_error::Segment::Enum { .. }
-                | serde_path_to_error::Segment::Unknown => continue,
-            };
-            ptr = child(&ptr, &token);
-            last = Some(token);
-        }
+        let (mut ptr, last) = path_pointer(base, err.path());
         let raw = err.inner().to_string();
         let message = improve_message(&raw, &mut ptr, last.as_deref());
         Diagnostic::error(source, ptr, message)
