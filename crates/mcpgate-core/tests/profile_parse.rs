@@ -180,6 +180,13 @@ fn env_substitution_errors() {
             "not a valid environment variable name",
         ),
         (
+            "invalid auth value_from_env name",
+            "\"type\": \"oauth\",",
+            "\"type\": \"oauth\", \"value_from_env\": \"MY-TOKEN\",",
+            "/interceptors/auth/value_from_env",
+            "not a valid environment variable name",
+        ),
+        (
             "placeholder not the whole value",
             "\"${env:GITLAB_OAUTH_TOKEN_URL}\"",
             "\"https://${env:GITLAB_HOST}/oauth/token\"",

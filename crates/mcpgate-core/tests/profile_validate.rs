@@ -209,6 +209,21 @@ fn diagnostics_table() {
             "no `action` parameter",
         ),
         (
+            "action parameter without an enum",
+            profile(&PROJECTS.replace(", \"enum\": [\"list\", \"get\"]", ""), ""),
+            "/tools/0/parameters/action",
+            "its `action` parameter has no `enum`",
+        ),
+        (
+            "alias that is also a canonical name",
+            seed_with(&[(
+                "\"parameter_aliases\": {",
+                "\"parameter_aliases\": {\"project_id\": [\"pid\"], ",
+            )]),
+            "/parameter_aliases/id/0",
+            "ambiguous alias `project_id` of `id`: `project_id` is also a canonical name",
+        ),
+        (
             "required_for names an unknown action",
             profile(
                 &PROJECTS.replace(
