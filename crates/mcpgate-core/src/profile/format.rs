@@ -3,11 +3,62 @@
 //! Invariant: these types live here and nowhere else; every struct denies unknown fields so a
 //! typo is an error, never silently dropped. Env substitution and validation happen later
 //! (`env.rs`, `validate.rs`) on these values.
+//!
+//! The untagged enums ([`OperationRef`], [`ParamTypes`], [`OneOrMany`]) deserialize by looking at
+//! the JSON shape (string / object / array) instead of serde's "try every variant", so an error
+//! inside the chosen variant keeps its precise location and message.
+
+use std::fmt;
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{self, Deserializer, IntoDeserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+/// A secret string (e.g. an OAuth client secret): `Debug` and `Display` print `[redacted]`.
+///
+/// Serialises transparently as the plain string (the schema says `string`), so never serialise a
+/// profile into logs. Read the value with [`Secret::expose`].
+#[derive(Clone, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(transparent)]
+#[schemars(description = "A secret string; never logged.")]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret value itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // The error must not echo the (possibly secret) value, so serde's default message is
+        // replaced.
+        String::deserialize(deserializer)
+            .map(Self)
+            .map_err(|_| de::Error::custom("invalid type: expected a string"))
+    }
+}
 
 /// A profile: how a spec's operations are shaped into MCP tools.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -69,7 +120,7 @@ pub struct ToolDef {
 }
 
 /// What an action calls: an operationId, or an operation with options.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq)]
 #[serde(untagged)]
 pub enum OperationRef {
     /// Just the operationId.
@@ -85,6 +136,26 @@ impl OperationRef {
             Self::Id(id) => id,
             Self::Multipart(m) => &m.operation_id,
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for OperationRef {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct OpVisitor;
+        impl<'de> Visitor<'de> for OpVisitor {
+            type Value = OperationRef;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an operationId string or an object with `operationId`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(OperationRef::Id(v.to_owned()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                MultipartOperation::deserialize(MapAccessDeserializer::new(map))
+                    .map(OperationRef::Multipart)
+            }
+        }
+        deserializer.deserialize_any(OpVisitor)
     }
 }
 
@@ -133,13 +204,42 @@ impl ParamType {
 }
 
 /// One type or a list of types.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq)]
 #[serde(untagged)]
 pub enum ParamTypes {
     /// A single type.
     One(ParamType),
     /// Several accepted types.
     Many(Vec<ParamType>),
+}
+
+impl ParamTypes {
+    /// The types as a slice.
+    pub fn as_slice(&self) -> &[ParamType] {
+        match self {
+            Self::One(t) => std::slice::from_ref(t),
+            Self::Many(v) => v,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ParamTypes {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TypesVisitor;
+        impl<'de> Visitor<'de> for TypesVisitor {
+            type Value = ParamTypes;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a type name or an array of type names")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                ParamType::deserialize(v.into_deserializer()).map(ParamTypes::One)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                Vec::<ParamType>::deserialize(SeqAccessDeserializer::new(seq)).map(ParamTypes::Many)
+            }
+        }
+        deserializer.deserialize_any(TypesVisitor)
+    }
 }
 
 /// One tool argument.
@@ -197,8 +297,12 @@ pub struct Interceptors {
 }
 
 /// One value or a list.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+///
+/// Deserialises an array as `Many` and anything else (an object, a string, a number, a boolean) as
+/// `One`.
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq)]
 #[serde(untagged)]
+#[schemars(description = "One value or a list.")]
 pub enum OneOrMany<T> {
     /// A single value.
     One(T),
@@ -213,6 +317,40 @@ impl<T> OneOrMany<T> {
             Self::One(t) => std::slice::from_ref(t),
             Self::Many(v) => v,
         }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct OneOrManyVisitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for OneOrManyVisitor<T> {
+            type Value = OneOrMany<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("one value or an array of values")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                Vec::<T>::deserialize(SeqAccessDeserializer::new(seq)).map(OneOrMany::Many)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map)).map(OneOrMany::One)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                T::deserialize(v.into_deserializer()).map(OneOrMany::One)
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                T::deserialize(v.into_deserializer()).map(OneOrMany::One)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                T::deserialize(v.into_deserializer()).map(OneOrMany::One)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                T::deserialize(v.into_deserializer()).map(OneOrMany::One)
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                T::deserialize(v.into_deserializer()).map(OneOrMany::One)
+            }
+        }
+        deserializer.deserialize_any(OneOrManyVisitor(std::marker::PhantomData))
     }
 }
 
@@ -269,9 +407,10 @@ pub struct OAuthConfigDef {
     pub token_endpoint: Option<String>,
     /// Client id of the registered upstream application.
     pub client_id: String,
-    /// Client secret of the registered upstream application.
+    /// Client secret of the registered upstream application (redacted in `Debug`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_secret: Option<String>,
+    #[schemars(description = "Client secret of the registered upstream application.")]
+    pub client_secret: Option<Secret>,
     /// Scopes requested upstream.
     #[serde(default)]
     pub scopes: Vec<String>,

@@ -1,31 +1,21 @@
 //! Profile file → validated profile (checked against an [`ApiSpec`](crate::spec::ApiSpec)).
+//!
+//! The pipeline is [`parse_profile`] (text → [`Profile`], syntax and shape errors), then
+//! [`resolve_env`] (`${env:VAR}` substitution through a lookup closure), then [`validate`]
+//! (semantic checks against the spec). [`AliasMap`] is the resolved `parameter_aliases` lookup for
+//! request planning, and [`profile_json_schema`] is the JSON Schema of the file format.
 
+mod alias;
+mod env;
 pub mod format;
+mod parse;
+mod schema;
+mod suggest;
+mod validate;
 
+pub use alias::{AliasMap, alias_target};
+pub use env::resolve_env;
 pub use format::*;
-
-use crate::diagnostics::Diagnostic;
-use crate::spec::ApiSpec;
-
-/// Parses profile JSON (temporary minimal version).
-pub fn parse_profile(text: &str, source_name: &str) -> Result<Profile, Vec<Diagnostic>> {
-    serde_json::from_str(text).map_err(|e| vec![Diagnostic::error(source_name, "", e.to_string())])
-}
-
-/// Resolves `${env:VAR}` (temporary minimal version).
-pub fn resolve_env(
-    profile: Profile,
-    _lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<Profile, Vec<Diagnostic>> {
-    Ok(profile)
-}
-
-/// Validates a profile against a spec (temporary minimal version).
-pub fn validate(_profile: &Profile, _spec: &ApiSpec, _source_name: &str) -> Vec<Diagnostic> {
-    Vec::new()
-}
-
-/// JSON Schema of the profile format.
-pub fn profile_json_schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(Profile)).unwrap_or_default()
-}
+pub use parse::parse_profile;
+pub use schema::{SCHEMA_ID, profile_json_schema};
+pub use validate::validate;

@@ -5,11 +5,11 @@ use super::{
     ActionBinding, ArgumentBinding, ArgumentSpec, Target, ToolAnnotations, ToolCatalog,
     ToolDefinition,
 };
-use crate::profile::{OperationRef, ParamTypes, ParameterDef, Profile, ToolDef};
+use crate::profile::{AliasMap, OperationRef, ParamTypes, ParameterDef, Profile, ToolDef};
 use crate::spec::{ApiSpec, MediaType, Operation, ParameterLocation};
 use http::Method;
 use serde_json::{Map, Value, json};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 /// Knobs for tool generation.
@@ -38,7 +38,7 @@ pub fn catalog_from_spec(spec: &ApiSpec, options: &CatalogOptions) -> ToolCatalo
         let name = unique(sanitize_tool_name(&op.operation_id), &mut taken);
         tools.push(tool_for_operation(
             name,
-            Arc::new(op.clone()),
+            &Arc::new(op.clone()),
             spec,
             options,
         ));
@@ -48,7 +48,7 @@ pub fn catalog_from_spec(spec: &ApiSpec, options: &CatalogOptions) -> ToolCatalo
 
 fn tool_for_operation(
     name: String,
-    op: Arc<Operation>,
+    op: &Arc<Operation>,
     spec: &ApiSpec,
     options: &CatalogOptions,
 ) -> ToolDefinition {
@@ -183,7 +183,7 @@ fn tool_for_operation(
     }
     attach_defs(&mut input_schema, &spec.defs);
 
-    let description = operation_description(&op, options);
+    let description = operation_description(op, options);
     let annotations = annotations_for([&op.method]);
     let action = ActionBinding {
         name: None,
@@ -230,15 +230,7 @@ pub fn catalog_from_profile(
     profile: &Profile,
     options: &CatalogOptions,
 ) -> ToolCatalog {
-    let alias_to_canonical: HashMap<&str, &str> = profile
-        .parameter_aliases
-        .iter()
-        .flat_map(|(canonical, aliases)| {
-            aliases
-                .iter()
-                .map(move |a| (a.as_str(), canonical.as_str()))
-        })
-        .collect();
+    let aliases = AliasMap::new(profile);
     let mut tools = Vec::with_capacity(profile.tools.len());
     let mut taken = HashSet::new();
     for tool in &profile.tools {
@@ -248,7 +240,7 @@ pub fn catalog_from_profile(
         if !taken.insert(tool.name.clone()) {
             continue;
         }
-        if let Some(def) = profile_tool(spec, tool, &alias_to_canonical, options) {
+        if let Some(def) = profile_tool(spec, tool, &aliases, options) {
             tools.push(def);
         }
     }
@@ -258,7 +250,7 @@ pub fn catalog_from_profile(
 fn profile_tool(
     spec: &ApiSpec,
     tool: &ToolDef,
-    aliases: &HashMap<&str, &str>,
+    aliases: &AliasMap,
     options: &CatalogOptions,
 ) -> Option<ToolDefinition> {
     let operations = tool.operations.as_ref()?;
@@ -287,7 +279,7 @@ fn profile_tool(
             if metadata_params.iter().any(|m| m == name) {
                 continue;
             }
-            let canonical = aliases.get(name.as_str()).copied();
+            let canonical = aliases.target(name);
             if let Some(target) = find_target(&op, media, name)
                 .or_else(|| canonical.and_then(|c| find_target(&op, media, c)))
             {

@@ -188,7 +188,7 @@ impl SourceArgs {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read profile {name}"))?;
             match profile::parse_profile(&text, &name) {
-                Ok(p) => match profile::resolve_env(p, &env_lookup) {
+                Ok(p) => match profile::resolve_env(&p, &name, &env_lookup) {
                     Ok(p) => profile = Some(p),
                     Err(d) => diagnostics.extend(d),
                 },
