@@ -208,13 +208,23 @@ fn tool_for_operation(
 }
 
 fn operation_description(op: &Operation, options: &CatalogOptions) -> String {
-    let text = match (&op.summary, &op.description) {
-        (Some(s), Some(d)) if !d.trim().is_empty() && !d.starts_with(s.as_str()) => {
-            format!("{s}. {d}")
+    let summary = op
+        .summary
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let description = op
+        .description
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty());
+    let text = match (summary, description) {
+        (Some(s), Some(d)) if !d.starts_with(s.trim_end_matches('.')) => {
+            format!("{}. {d}", s.trim_end_matches('.'))
         }
-        (Some(s), _) if !s.trim().is_empty() => s.clone(),
-        (_, Some(d)) if !d.trim().is_empty() => d.clone(),
-        _ => format!("{} {}", op.method, op.path),
+        (_, Some(d)) => d.to_owned(),
+        (Some(s), None) => s.to_owned(),
+        (None, None) => format!("{} {}", op.method, op.path),
     };
     let mut text = clean_text(&text, options.max_description_chars);
     if op.deprecated {
