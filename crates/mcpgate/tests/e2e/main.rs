@@ -4,3 +4,4 @@
 
 mod stdio;
 mod support;
+mod upstream;
