@@ -789,3 +789,7 @@ fn synth_operation_id(method: &Method, path: &str) -> String {
     let trimmed = out.trim_end_matches('_');
     trimmed.to_owned()
 }
+
+#[cfg(test)]
+#[path = "load_tests.rs"]
+mod tests;

@@ -366,7 +366,6 @@ pub(crate) struct Resolver<'d> {
     def_queue: Vec<Loc>,
     stack: Vec<Loc>,
     memo: HashMap<Loc, Value>,
-    def_refs_emitted: usize,
     inlines_left: usize,
     walk_depth: usize,
 }
@@ -392,7 +391,6 @@ impl<'d> Resolver<'d> {
             def_queue: Vec::new(),
             stack: Vec::new(),
             memo: HashMap::new(),
-            def_refs_emitted: 0,
             inlines_left: MAX_INLINES_PER_SCHEMA,
             walk_depth: 0,
         }
@@ -540,7 +538,6 @@ impl<'d> Resolver<'d> {
 
     fn def_ref(&mut self, loc: &Loc) -> Value {
         let name = self.def_name(loc);
-        self.def_refs_emitted += 1;
         let mut m = Map::new();
         m.insert(
             "$ref".to_owned(),
@@ -663,14 +660,14 @@ impl<'d> Resolver<'d> {
                     m.clone()
                 } else {
                     self.inlines_left -= 1;
-                    let before = self.def_refs_emitted;
                     self.stack.push(followed.loc.clone());
                     let mut p = followed.loc.ptr.clone();
                     let out = self.walk(followed.loc.doc, followed.target, &mut p, mode);
                     self.stack.pop();
-                    if self.def_refs_emitted == before {
-                        self.memo.insert(followed.loc.clone(), out.clone());
-                    }
+                    // Memoised even when it holds `$defs` references made because of the
+                    // current stack: a `$defs` reference and the inlined schema mean the same,
+                    // so reusing it elsewhere is correct, and it keeps inlining linear.
+                    self.memo.insert(followed.loc.clone(), out.clone());
                     out
                 }
             }
