@@ -132,3 +132,69 @@ fn all_real_specs_load() {
         }
     }
 }
+
+#[test]
+fn parse_times() {
+    let Some(dir) = specs_dir() else {
+        return;
+    };
+    for name in ["discord.3.1.json", "github-api.3.0.json.gz", "stripe.spec3.2023-08-16.yaml"] {
+        let text = read_spec(&dir, name);
+        let start = Instant::now();
+        let v = mcpgate_core::spec::parse_document(&text, name).unwrap();
+        let t1 = start.elapsed();
+        let start = Instant::now();
+        let w: Value = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
+        let t2 = start.elapsed();
+        drop(w);
+        eprintln!("{name}: parse_document {:.1} ms; serde_json reparse {:.1} ms", t1.as_secs_f64() * 1e3, t2.as_secs_f64() * 1e3);
+    }
+}
+
+#[test]
+fn output_sizes() {
+    let Some(dir) = specs_dir() else {
+        return;
+    };
+    for name in ["discord.3.1.json", "github-api.3.0.json.gz", "stripe.spec3.2023-08-16.yaml", "openai.3.1.yaml"] {
+        let text = read_spec(&dir, name);
+        let l = load_named(&text, name).unwrap();
+        let size = |v: &Value| serde_json::to_string(v).unwrap().len();
+        let (mut p, mut b, mut r) = (0, 0, 0);
+        let mut biggest = (0, String::new());
+        for op in &l.spec.operations {
+            for x in &op.parameters {
+                p += size(&x.schema);
+            }
+            for m in op.request_body.iter().flat_map(|b| &b.content) {
+                let s = size(&m.schema);
+                if s > biggest.0 {
+                    biggest = (s, op.operation_id.clone());
+                }
+                b += s;
+            }
+            for m in op.responses.iter().flat_map(|r| &r.content) {
+                r += size(&m.schema);
+            }
+        }
+        let d: usize = l.spec.defs.values().map(size).sum();
+        eprintln!("{name}: params {p} B, bodies {b} B (biggest {biggest:?}), responses {r} B, defs {d} B");
+    }
+}
+
+/// `SPEC_PROFILE=<file> cargo test --release --test spec_load profile_one -- --ignored`: loads one
+/// spec repeatedly (for a profiler).
+#[test]
+#[ignore = "profiling helper"]
+fn profile_one() {
+    let (Some(dir), Ok(name)) = (specs_dir(), std::env::var("SPEC_PROFILE")) else {
+        return;
+    };
+    let text = read_spec(&dir, &name);
+    for _ in 0..10 {
+        let start = Instant::now();
+        let l = load_named(&text, &name).unwrap();
+        eprintln!("{name}: {:.1} ms", start.elapsed().as_secs_f64() * 1e3);
+        drop(l);
+    }
+}

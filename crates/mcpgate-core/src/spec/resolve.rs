@@ -36,9 +36,11 @@ const MAX_EXTERNAL_DOCS: usize = 256;
 const MAX_CHAIN: usize = 64;
 /// Maximum nesting of inlined references in [`Mode::Inline`].
 const MAX_INLINE_DEPTH: usize = 24;
-/// Maximum number of references inlined into one top-level schema in [`Mode::Inline`]; beyond
-/// this, references are kept as `$defs` references (bounds output size on pathological specs).
-const MAX_INLINES_PER_SCHEMA: usize = 2_000;
+/// Size budget (JSON nodes) of the referenced schemas inlined into one top-level schema in
+/// [`Mode::Inline`]; once spent, further references stay `$defs` references. Without it,
+/// Discord's `create_interaction_response` body alone inlines to 188 kB of JSON (all bodies:
+/// 3 MB), which costs memory and load time and is far too big for a tool schema anyway.
+const INLINE_NODE_BUDGET: isize = 3_000;
 /// Maximum recursion depth of one schema walk (document depth plus inlining).
 const MAX_WALK_DEPTH: usize = 600;
 
@@ -365,8 +367,9 @@ pub(crate) struct Resolver<'d> {
     def_names: HashMap<Loc, String>,
     def_queue: Vec<Loc>,
     stack: Vec<Loc>,
-    memo: HashMap<Loc, Value>,
-    inlines_left: usize,
+    /// Inlined results by target, with their size in nodes.
+    memo: HashMap<Loc, (Value, isize)>,
+    nodes_left: isize,
     walk_depth: usize,
 }
 
@@ -391,7 +394,7 @@ impl<'d> Resolver<'d> {
             def_queue: Vec::new(),
             stack: Vec::new(),
             memo: HashMap::new(),
-            inlines_left: MAX_INLINES_PER_SCHEMA,
+            nodes_left: INLINE_NODE_BUDGET,
             walk_depth: 0,
         }
     }
@@ -548,7 +551,7 @@ impl<'d> Resolver<'d> {
 
     /// Resolves and normalises a top-level schema found at `ptr` in document `doc`.
     pub(crate) fn schema(&mut self, doc: usize, v: &'d Value, ptr: &str, mode: Mode) -> Value {
-        self.inlines_left = MAX_INLINES_PER_SCHEMA;
+        self.nodes_left = INLINE_NODE_BUDGET;
         let mut p = ptr.to_owned();
         self.walk(doc, v, &mut p, mode)
     }
@@ -650,32 +653,41 @@ impl<'d> Resolver<'d> {
         siblings.extend(own);
         let target = match mode {
             Mode::Refs => self.def_ref(&followed.loc),
-            Mode::Inline => {
-                if self.stack.contains(&followed.loc)
-                    || self.stack.len() >= MAX_INLINE_DEPTH
-                    || self.inlines_left == 0
-                {
-                    self.def_ref(&followed.loc)
-                } else if let Some(m) = self.memo.get(&followed.loc) {
-                    m.clone()
-                } else {
-                    self.inlines_left -= 1;
-                    self.stack.push(followed.loc.clone());
-                    let mut p = followed.loc.ptr.clone();
-                    let out = self.walk(followed.loc.doc, followed.target, &mut p, mode);
-                    self.stack.pop();
-                    // Memoised even when it holds `$defs` references made because of the
-                    // current stack: a `$defs` reference and the inlined schema mean the same,
-                    // so reusing it elsewhere is correct, and it keeps inlining linear.
-                    self.memo.insert(followed.loc.clone(), out.clone());
-                    out
-                }
-            }
+            Mode::Inline => self.inline(&followed),
         };
         match merge(target, siblings) {
             Value::Object(m) if nullable => Value::Object(make_nullable(m)),
             other => other,
         }
+    }
+
+    /// Inlines a followed reference in [`Mode::Inline`], or refers to it through `defs` when it
+    /// is recursive, too deep or over the size budget.
+    fn inline(&mut self, followed: &Followed<'d>) -> Value {
+        let loc = &followed.loc;
+        if self.stack.contains(loc) || self.stack.len() >= MAX_INLINE_DEPTH || self.nodes_left <= 0
+        {
+            return self.def_ref(loc);
+        }
+        if let Some((v, n)) = self.memo.get(loc) {
+            if *n > self.nodes_left {
+                return self.def_ref(loc);
+            }
+            self.nodes_left -= n;
+            return v.clone();
+        }
+        let before = self.nodes_left;
+        self.stack.push(loc.clone());
+        let mut p = loc.ptr.clone();
+        let out = self.walk(loc.doc, followed.target, &mut p, Mode::Inline);
+        self.stack.pop();
+        let n = count_nodes(&out);
+        self.nodes_left = before - n;
+        // Memoised even when it holds `$defs` references made because of the current stack or
+        // budget: a `$defs` reference and the inlined schema mean the same, so reusing it
+        // elsewhere is correct, and it keeps inlining linear.
+        self.memo.insert(loc.clone(), (out.clone(), n));
+        out
     }
 
     /// Computes every queued `defs` entry (in [`Mode::Refs`]) and returns `defs` and the
@@ -694,6 +706,15 @@ impl<'d> Resolver<'d> {
             self.defs.insert(name, body);
         }
         (self.defs, self.diagnostics)
+    }
+}
+
+/// Number of JSON values in `v` (saturating).
+fn count_nodes(v: &Value) -> isize {
+    match v {
+        Value::Object(m) => m.values().fold(1isize, |n, c| n.saturating_add(count_nodes(c))),
+        Value::Array(a) => a.iter().fold(1isize, |n, c| n.saturating_add(count_nodes(c))),
+        _ => 1,
     }
 }
 
