@@ -29,6 +29,7 @@ use super::schema::{KeepDefs, Tok, make_nullable, normalize_object};
 use crate::diagnostics::{Diagnostic, escape_pointer_token};
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 
 /// Maximum number of external documents fetched for one spec.
 const MAX_EXTERNAL_DOCS: usize = 256;
@@ -82,6 +83,7 @@ impl Docs {
     /// Indexes `root`, then fetches and indexes every external document reachable from it.
     pub(crate) fn new(
         root: Value,
+        root_text: &str,
         source_name: &str,
         external: &dyn Fn(&str) -> Option<String>,
     ) -> Self {
@@ -97,6 +99,9 @@ impl Docs {
             missing: HashMap::new(),
         };
         docs.by_path.insert(String::new(), 0);
+        if !needs_scan(root_text) {
+            return docs;
+        }
         let mut next = 0;
         while next < docs.docs.len() {
             let mut refs = Vec::new();
@@ -236,6 +241,20 @@ impl Docs {
         }
         Ok(loc)
     }
+}
+
+/// Whether the root document's text may hold a `$id`, a `$anchor` or a `$ref` that does not
+/// start with `#` (an external or `$id`-based reference). Most specs have none, and then the
+/// index scan over the whole document is skipped. Errs on the side of scanning.
+fn needs_scan(text: &str) -> bool {
+    if text.contains("$id") || text.contains("$anchor") {
+        return true;
+    }
+    text.match_indices("$ref").any(|(i, _)| {
+        let rest = text.get(i + 4..).unwrap_or_default();
+        let rest = rest.trim_start_matches(['"', '\'', ' ', '\t', '\r', '\n', ':']);
+        !rest.starts_with('#')
+    })
 }
 
 /// Resolves `uri` relative to the document path `base` (both relative paths or URLs).
@@ -591,8 +610,10 @@ impl<'d> Resolver<'d> {
             for t in toks {
                 ptr.push('/');
                 match t {
-                    Tok::Key(k) => ptr.push_str(&escape_pointer_token(k)),
-                    Tok::Index(i) => ptr.push_str(&i.to_string()),
+                    Tok::Key(k) => push_escaped(ptr, k),
+                    Tok::Index(i) => {
+                        let _ = write!(ptr, "{i}");
+                    }
                 }
             }
             let out = self.walk(doc, child, ptr, mode);
@@ -709,11 +730,30 @@ impl<'d> Resolver<'d> {
     }
 }
 
+/// Appends `token` to a JSON pointer, escaped (RFC 6901), without temporary strings.
+fn push_escaped(ptr: &mut String, token: &str) {
+    if !token.contains(['~', '/']) {
+        ptr.push_str(token);
+        return;
+    }
+    for c in token.chars() {
+        match c {
+            '~' => ptr.push_str("~0"),
+            '/' => ptr.push_str("~1"),
+            c => ptr.push(c),
+        }
+    }
+}
+
 /// Number of JSON values in `v` (saturating).
 fn count_nodes(v: &Value) -> isize {
     match v {
-        Value::Object(m) => m.values().fold(1isize, |n, c| n.saturating_add(count_nodes(c))),
-        Value::Array(a) => a.iter().fold(1isize, |n, c| n.saturating_add(count_nodes(c))),
+        Value::Object(m) => m
+            .values()
+            .fold(1isize, |n, c| n.saturating_add(count_nodes(c))),
+        Value::Array(a) => a
+            .iter()
+            .fold(1isize, |n, c| n.saturating_add(count_nodes(c))),
         _ => 1,
     }
 }
