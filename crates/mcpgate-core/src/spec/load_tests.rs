@@ -708,3 +708,25 @@ fn hostile_inputs_do_not_panic() {
         );
     }
 }
+
+#[test]
+fn defs_for_collects_transitive_defs() {
+    let l = load_ok(&with_body(
+        "{properties: {a: {$ref: '#/components/schemas/A'}}}",
+        "  schemas:\n    A: {properties: {b: {$ref: '#/components/schemas/B'}, self: {$ref: '#/components/schemas/A'}}}\n    B: {properties: {c: {$ref: '#/components/schemas/C'}}}\n    C: {type: string}\n    Unused: {type: string}\n",
+    ));
+    let schema = body_schema(&l, "op");
+    assert_eq!(
+        schema,
+        json!({"properties": {"a": {"properties": {"b": {"properties": {"c": {"type": "string"}}}, "self": {"$ref": "#/$defs/A"}}}}})
+    );
+    let defs = l.spec.defs_for(&schema);
+    let mut names: Vec<&str> = defs.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["A", "B", "C"]);
+    assert_eq!(
+        defs["B"],
+        json!({"properties": {"c": {"$ref": "#/$defs/C"}}})
+    );
+    assert!(l.spec.defs_for(&json!({"type": "string"})).is_empty());
+}
