@@ -130,5 +130,232 @@ fn all_real_specs_load() {
         for r in &refs {
             assert!(spec.defs.contains_key(r), "{name}: dangling $defs ref {r}");
         }
+        // Every body schema can be made self-contained.
+        for op in &spec.operations {
+            for m in op.request_body.iter().flat_map(|b| &b.content) {
+                let defs = spec.defs_for(&m.schema);
+                assert!(defs.values().all(Value::is_object), "{name}");
+            }
+        }
+        check_specific(name, &loaded);
+    }
+}
+
+fn check_specific(name: &str, loaded: &LoadedSpec) {
+    let spec = &loaded.spec;
+    match name {
+        "gitlab-v4.curated.yaml" => {
+            let dangling: Vec<_> = loaded
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error() && d.message.contains("unresolved reference"))
+                .collect();
+            assert_eq!(dangling.len(), 11, "{dangling:#?}");
+            let api_error = dangling
+                .iter()
+                .filter(|d| d.message.contains("`#/components/schemas/API_Error`"))
+                .count();
+            assert_eq!(api_error, 9);
+            assert!(dangling.iter().all(|d| d.pointer.starts_with("/paths/")));
+            // Integer YAML keys became status strings.
+            let statuses: Vec<&str> = spec
+                .operations
+                .iter()
+                .flat_map(|o| o.responses.iter().map(|r| r.status.as_str()))
+                .collect();
+            assert!(statuses.contains(&"200"));
+        }
+        "petstore-3.1.yaml" => {
+            let op = spec.operation("addPet").unwrap();
+            let body = &op.request_body.as_ref().unwrap().content[0];
+            let props = &body.schema["properties"];
+            // `$ref: /components/schemas/petdetails#pet_details_id` via $id + $anchor.
+            assert_eq!(
+                props["petDetailsId"],
+                serde_json::json!({"type": "integer", "format": "int64", "examples": [10]})
+            );
+            // `$ref: null` (unquoted `#` in YAML) → {}.
+            assert_eq!(props["petDetails"], serde_json::json!({}));
+            // Siblings merged: required union, description override.
+            assert_eq!(body.schema["description"], "A Pet in JSON Format");
+            assert_eq!(
+                body.schema["required"],
+                serde_json::json!(["name", "photoUrls", "id"])
+            );
+            assert!(body.schema.get("$schema").is_none());
+            assert_eq!(props["availableInstances"]["exclusiveMaximum"], 10);
+            assert_eq!(spec.servers, ["/api/v31"]);
+            assert_eq!(spec.security, []);
+        }
+        "tictactoe-3.1.yaml" => {
+            use mcpgate_core::spec::SecurityScheme;
+            assert!(
+                spec.security.is_empty()
+                    || spec
+                        .security
+                        .iter()
+                        .all(|s| !matches!(s, SecurityScheme::Other(_)))
+            );
+        }
+        "oai-mega-3.1.yaml" => {
+            let op = &spec.operations[0];
+            assert_eq!(op.operation_id, "get");
+            assert!(op.responses.is_empty());
+        }
+        "stripe.spec3.2023-08-16.yaml" => {
+            assert!(spec.defs.len() >= 92, "{}", spec.defs.len());
+            assert!(spec.defs.contains_key("account"));
+            let deep_object = spec
+                .operations
+                .iter()
+                .flat_map(|o| &o.parameters)
+                .filter(|p| p.style == mcpgate_core::spec::ParameterStyle::DeepObject)
+                .count();
+            let deep_encoding = spec
+                .operations
+                .iter()
+                .flat_map(|o| o.request_body.iter().flat_map(|b| &b.content))
+                .flat_map(|m| &m.encoding)
+                .filter(|(_, e)| e.style == Some(mcpgate_core::spec::ParameterStyle::DeepObject))
+                .count();
+            // README: 1139 deepObject styles = 306 query parameters + 833 encoding entries.
+            assert_eq!((deep_object, deep_encoding), (306, 833));
+            assert!(loaded.diagnostics.iter().all(|d| !d.is_error()));
+        }
+        "github-api.3.0.json.gz" => {
+            let upload = spec.operation("repos/upload-release-asset").unwrap();
+            assert_eq!(upload.servers.len(), 1);
+            assert!(
+                upload.servers[0].contains("uploads.github.com"),
+                "{:?}",
+                upload.servers
+            );
+            assert_eq!(spec.servers, ["https://api.github.com"]);
+            assert!(loaded.diagnostics.iter().all(|d| !d.is_error()));
+        }
+        "discord.3.1.json" => {
+            assert!(loaded.diagnostics.iter().all(|d| !d.is_error()));
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn swagger_2_is_refused_clearly() {
+    let text = "swagger: '2.0'\ninfo: {title: t, version: '1'}\npaths: {}\n";
+    match load_named(text, "old.yaml") {
+        Err(e @ SpecError::NotOpenApi3 { .. }) => {
+            let msg = e.to_string();
+            assert!(msg.starts_with("old.yaml: "), "{msg}");
+            assert!(msg.contains("Swagger 2.0"), "{msg}");
+            assert!(msg.contains("swagger2openapi"), "{msg}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn truncated_yaml_is_one_syntax_error_with_a_line() {
+    let hand_made = "openapi: 3.0.0\ninfo:\n  title: \"unterminated\npaths: {}\n";
+    let mut inputs = vec![hand_made.to_owned()];
+    if let Some(dir) = specs_dir() {
+        let text = read_spec(&dir, "petstore-3.0.yaml");
+        let mut cut = 3000;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        // Cut inside a flow/quoted context so the prefix is malformed, not just shorter.
+        inputs.push(format!("{}\n  bad: [1, 2\n", &text[..cut]));
+    }
+    for input in inputs {
+        match load_named(&input, "cut.yaml") {
+            Err(SpecError::Syntax { message, .. }) => {
+                assert!(message.contains("line "), "{message}");
+                assert!(!message.contains('\n'), "{message}");
+                eprintln!("truncated: {message}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn parse_times_and_rss() {
+    let Some(dir) = specs_dir() else {
+        return;
+    };
+    for name in [
+        "discord.3.1.json",
+        "github-api.3.0.json.gz",
+        "stripe.spec3.2023-08-16.yaml",
+    ] {
+        let text = read_spec(&dir, name);
+        let start = Instant::now();
+        let v = mcpgate_core::spec::parse_document(&text, name).unwrap();
+        let t1 = start.elapsed();
+        let start = Instant::now();
+        let w: Value = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
+        let t2 = start.elapsed();
+        drop(w);
+        eprintln!(
+            "{name}: parse_document {:.1} ms; serde_json reparse {:.1} ms",
+            t1.as_secs_f64() * 1e3,
+            t2.as_secs_f64() * 1e3
+        );
+    }
+}
+
+#[test]
+fn output_sizes() {
+    let Some(dir) = specs_dir() else {
+        return;
+    };
+    for name in [
+        "discord.3.1.json",
+        "github-api.3.0.json.gz",
+        "stripe.spec3.2023-08-16.yaml",
+        "openai.3.1.yaml",
+    ] {
+        let text = read_spec(&dir, name);
+        let l = load_named(&text, name).unwrap();
+        let size = |v: &Value| serde_json::to_string(v).unwrap().len();
+        let (mut p, mut b, mut r) = (0, 0, 0);
+        let mut biggest = (0, String::new());
+        for op in &l.spec.operations {
+            for x in &op.parameters {
+                p += size(&x.schema);
+            }
+            for m in op.request_body.iter().flat_map(|b| &b.content) {
+                let s = size(&m.schema);
+                if s > biggest.0 {
+                    biggest = (s, op.operation_id.clone());
+                }
+                b += s;
+            }
+            for m in op.responses.iter().flat_map(|r| &r.content) {
+                r += size(&m.schema);
+            }
+        }
+        let d: usize = l.spec.defs.values().map(size).sum();
+        eprintln!(
+            "{name}: params {p} B, bodies {b} B (biggest {biggest:?}), responses {r} B, defs {d} B"
+        );
+    }
+}
+
+/// `SPEC_PROFILE=<file> cargo test --release --test spec_load profile_one -- --ignored`: loads one
+/// spec repeatedly (for a profiler).
+#[test]
+#[ignore = "profiling helper"]
+fn profile_one() {
+    let (Some(dir), Ok(name)) = (specs_dir(), std::env::var("SPEC_PROFILE")) else {
+        return;
+    };
+    let text = read_spec(&dir, &name);
+    for _ in 0..10 {
+        let start = Instant::now();
+        let l = load_named(&text, &name).unwrap();
+        eprintln!("{name}: {:.1} ms", start.elapsed().as_secs_f64() * 1e3);
+        drop(l);
     }
 }

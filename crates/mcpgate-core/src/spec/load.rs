@@ -56,7 +56,7 @@ impl std::fmt::Debug for LoadOptions<'_> {
 pub fn load(text: &str, options: &LoadOptions<'_>) -> Result<LoadedSpec, SpecError> {
     let root = super::parse::parse_openapi_document(text, options.source_name)?;
     let openapi_version = check_version(&root, options.source_name)?;
-    let docs = Docs::new(root, options.source_name, options.external);
+    let docs = Docs::new(root, text, options.source_name, options.external);
     let root = docs.root();
     let mut b = Builder {
         r: Resolver::new(&docs),
@@ -789,3 +789,7 @@ fn synth_operation_id(method: &Method, path: &str) -> String {
     let trimmed = out.trim_end_matches('_');
     trimmed.to_owned()
 }
+
+#[cfg(test)]
+#[path = "load_tests.rs"]
+mod tests;

@@ -44,6 +44,41 @@ impl ApiSpec {
             .iter()
             .find(|o| o.operation_id == operation_id)
     }
+
+    /// The [`defs`](Self::defs) entries that `schema` refers to through `#/$defs/<name>`,
+    /// transitively, in first-use order: what to embed as `$defs` next to a schema so that it
+    /// is self-contained.
+    pub fn defs_for(&self, schema: &Value) -> serde_json::Map<String, Value> {
+        let mut out = serde_json::Map::new();
+        let mut pending: Vec<&Value> = vec![schema];
+        let mut queue: Vec<String> = Vec::new();
+        loop {
+            while let Some(v) = pending.pop() {
+                match v {
+                    Value::Object(m) => {
+                        if let Some(Value::String(r)) = m.get("$ref")
+                            && let Some(name) = r.strip_prefix("#/$defs/")
+                        {
+                            let name = name.replace("~1", "/").replace("~0", "~");
+                            if !out.contains_key(&name) && !queue.contains(&name) {
+                                queue.push(name);
+                            }
+                        }
+                        pending.extend(m.values());
+                    }
+                    Value::Array(a) => pending.extend(a.iter()),
+                    _ => {}
+                }
+            }
+            let Some(name) = queue.pop() else {
+                return out;
+            };
+            if let Some(def) = self.defs.get(&name) {
+                out.insert(name, def.clone());
+                pending.push(def);
+            }
+        }
+    }
 }
 
 /// One HTTP operation.

@@ -29,6 +29,7 @@ use super::schema::{KeepDefs, Tok, make_nullable, normalize_object};
 use crate::diagnostics::{Diagnostic, escape_pointer_token};
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 
 /// Maximum number of external documents fetched for one spec.
 const MAX_EXTERNAL_DOCS: usize = 256;
@@ -36,9 +37,11 @@ const MAX_EXTERNAL_DOCS: usize = 256;
 const MAX_CHAIN: usize = 64;
 /// Maximum nesting of inlined references in [`Mode::Inline`].
 const MAX_INLINE_DEPTH: usize = 24;
-/// Maximum number of references inlined into one top-level schema in [`Mode::Inline`]; beyond
-/// this, references are kept as `$defs` references (bounds output size on pathological specs).
-const MAX_INLINES_PER_SCHEMA: usize = 2_000;
+/// Size budget (JSON nodes) of the referenced schemas inlined into one top-level schema in
+/// [`Mode::Inline`]; once spent, further references stay `$defs` references. Without it,
+/// Discord's `create_interaction_response` body alone inlines to 188 kB of JSON (all bodies:
+/// 3 MB), which costs memory and load time and is far too big for a tool schema anyway.
+const INLINE_NODE_BUDGET: isize = 3_000;
 /// Maximum recursion depth of one schema walk (document depth plus inlining).
 const MAX_WALK_DEPTH: usize = 600;
 
@@ -80,6 +83,7 @@ impl Docs {
     /// Indexes `root`, then fetches and indexes every external document reachable from it.
     pub(crate) fn new(
         root: Value,
+        root_text: &str,
         source_name: &str,
         external: &dyn Fn(&str) -> Option<String>,
     ) -> Self {
@@ -95,6 +99,9 @@ impl Docs {
             missing: HashMap::new(),
         };
         docs.by_path.insert(String::new(), 0);
+        if !needs_scan(root_text) {
+            return docs;
+        }
         let mut next = 0;
         while next < docs.docs.len() {
             let mut refs = Vec::new();
@@ -236,6 +243,20 @@ impl Docs {
     }
 }
 
+/// Whether the root document's text may hold a `$id`, a `$anchor` or a `$ref` that does not
+/// start with `#` (an external or `$id`-based reference). Most specs have none, and then the
+/// index scan over the whole document is skipped. Errs on the side of scanning.
+fn needs_scan(text: &str) -> bool {
+    if text.contains("$id") || text.contains("$anchor") {
+        return true;
+    }
+    text.match_indices("$ref").any(|(i, _)| {
+        let rest = text.get(i + 4..).unwrap_or_default();
+        let rest = rest.trim_start_matches(['"', '\'', ' ', '\t', '\r', '\n', ':']);
+        !rest.starts_with('#')
+    })
+}
+
 /// Resolves `uri` relative to the document path `base` (both relative paths or URLs).
 fn join_path(base: &str, uri: &str) -> String {
     if uri.contains("://") || base.is_empty() && !uri.starts_with("./") {
@@ -365,9 +386,9 @@ pub(crate) struct Resolver<'d> {
     def_names: HashMap<Loc, String>,
     def_queue: Vec<Loc>,
     stack: Vec<Loc>,
-    memo: HashMap<Loc, Value>,
-    def_refs_emitted: usize,
-    inlines_left: usize,
+    /// Inlined results by target, with their size in nodes.
+    memo: HashMap<Loc, (Value, isize)>,
+    nodes_left: isize,
     walk_depth: usize,
 }
 
@@ -392,8 +413,7 @@ impl<'d> Resolver<'d> {
             def_queue: Vec::new(),
             stack: Vec::new(),
             memo: HashMap::new(),
-            def_refs_emitted: 0,
-            inlines_left: MAX_INLINES_PER_SCHEMA,
+            nodes_left: INLINE_NODE_BUDGET,
             walk_depth: 0,
         }
     }
@@ -540,7 +560,6 @@ impl<'d> Resolver<'d> {
 
     fn def_ref(&mut self, loc: &Loc) -> Value {
         let name = self.def_name(loc);
-        self.def_refs_emitted += 1;
         let mut m = Map::new();
         m.insert(
             "$ref".to_owned(),
@@ -551,7 +570,7 @@ impl<'d> Resolver<'d> {
 
     /// Resolves and normalises a top-level schema found at `ptr` in document `doc`.
     pub(crate) fn schema(&mut self, doc: usize, v: &'d Value, ptr: &str, mode: Mode) -> Value {
-        self.inlines_left = MAX_INLINES_PER_SCHEMA;
+        self.nodes_left = INLINE_NODE_BUDGET;
         let mut p = ptr.to_owned();
         self.walk(doc, v, &mut p, mode)
     }
@@ -591,8 +610,10 @@ impl<'d> Resolver<'d> {
             for t in toks {
                 ptr.push('/');
                 match t {
-                    Tok::Key(k) => ptr.push_str(&escape_pointer_token(k)),
-                    Tok::Index(i) => ptr.push_str(&i.to_string()),
+                    Tok::Key(k) => push_escaped(ptr, k),
+                    Tok::Index(i) => {
+                        let _ = write!(ptr, "{i}");
+                    }
                 }
             }
             let out = self.walk(doc, child, ptr, mode);
@@ -653,32 +674,41 @@ impl<'d> Resolver<'d> {
         siblings.extend(own);
         let target = match mode {
             Mode::Refs => self.def_ref(&followed.loc),
-            Mode::Inline => {
-                if self.stack.contains(&followed.loc)
-                    || self.stack.len() >= MAX_INLINE_DEPTH
-                    || self.inlines_left == 0
-                {
-                    self.def_ref(&followed.loc)
-                } else if let Some(m) = self.memo.get(&followed.loc) {
-                    m.clone()
-                } else {
-                    self.inlines_left -= 1;
-                    let before = self.def_refs_emitted;
-                    self.stack.push(followed.loc.clone());
-                    let mut p = followed.loc.ptr.clone();
-                    let out = self.walk(followed.loc.doc, followed.target, &mut p, mode);
-                    self.stack.pop();
-                    if self.def_refs_emitted == before {
-                        self.memo.insert(followed.loc.clone(), out.clone());
-                    }
-                    out
-                }
-            }
+            Mode::Inline => self.inline(&followed),
         };
         match merge(target, siblings) {
             Value::Object(m) if nullable => Value::Object(make_nullable(m)),
             other => other,
         }
+    }
+
+    /// Inlines a followed reference in [`Mode::Inline`], or refers to it through `defs` when it
+    /// is recursive, too deep or over the size budget.
+    fn inline(&mut self, followed: &Followed<'d>) -> Value {
+        let loc = &followed.loc;
+        if self.stack.contains(loc) || self.stack.len() >= MAX_INLINE_DEPTH || self.nodes_left <= 0
+        {
+            return self.def_ref(loc);
+        }
+        if let Some((v, n)) = self.memo.get(loc) {
+            if *n > self.nodes_left {
+                return self.def_ref(loc);
+            }
+            self.nodes_left -= n;
+            return v.clone();
+        }
+        let before = self.nodes_left;
+        self.stack.push(loc.clone());
+        let mut p = loc.ptr.clone();
+        let out = self.walk(loc.doc, followed.target, &mut p, Mode::Inline);
+        self.stack.pop();
+        let n = count_nodes(&out);
+        self.nodes_left = before - n;
+        // Memoised even when it holds `$defs` references made because of the current stack or
+        // budget: a `$defs` reference and the inlined schema mean the same, so reusing it
+        // elsewhere is correct, and it keeps inlining linear.
+        self.memo.insert(loc.clone(), (out.clone(), n));
+        out
     }
 
     /// Computes every queued `defs` entry (in [`Mode::Refs`]) and returns `defs` and the
@@ -697,6 +727,34 @@ impl<'d> Resolver<'d> {
             self.defs.insert(name, body);
         }
         (self.defs, self.diagnostics)
+    }
+}
+
+/// Appends `token` to a JSON pointer, escaped (RFC 6901), without temporary strings.
+fn push_escaped(ptr: &mut String, token: &str) {
+    if !token.contains(['~', '/']) {
+        ptr.push_str(token);
+        return;
+    }
+    for c in token.chars() {
+        match c {
+            '~' => ptr.push_str("~0"),
+            '/' => ptr.push_str("~1"),
+            c => ptr.push(c),
+        }
+    }
+}
+
+/// Number of JSON values in `v` (saturating).
+fn count_nodes(v: &Value) -> isize {
+    match v {
+        Value::Object(m) => m
+            .values()
+            .fold(1isize, |n, c| n.saturating_add(count_nodes(c))),
+        Value::Array(a) => a
+            .iter()
+            .fold(1isize, |n, c| n.saturating_add(count_nodes(c))),
+        _ => 1,
     }
 }
 
