@@ -38,7 +38,7 @@ pub fn catalog_from_spec(spec: &ApiSpec, options: &CatalogOptions) -> ToolCatalo
         let name = unique(sanitize_tool_name(&op.operation_id), &mut taken);
         tools.push(tool_for_operation(
             name,
-            &Arc::new(op.clone()),
+            &slim(op),
             spec,
             options,
         ));
@@ -198,7 +198,7 @@ fn tool_for_operation(
         name,
         title: op.summary.as_deref().map(|s| clean_text(s, 200)),
         description,
-        input_schema,
+        input_schema: Arc::new(into_object(input_schema)),
         annotations,
         action_argument: None,
         actions: vec![action],
@@ -279,7 +279,7 @@ fn profile_tool(
         let Some(op) = spec.operation(op_ref.operation_id()) else {
             continue;
         };
-        let op = Arc::new(op.clone());
+        let op = slim(op);
         let media = op
             .request_body
             .as_ref()
@@ -375,7 +375,7 @@ fn profile_tool(
         name: tool.name.clone(),
         title: None,
         description,
-        input_schema,
+        input_schema: Arc::new(into_object(input_schema)),
         annotations,
         action_argument,
         actions,
@@ -537,6 +537,32 @@ pub(crate) fn preferred_media_type(content: &[MediaType]) -> Option<&MediaType> 
         .iter()
         .filter(|m| rank(m) < 7)
         .min_by_key(|m| rank(m))
+}
+
+/// The parts of an operation a call needs: everything but the responses, which can be large
+/// (inlined schemas) and are not used to plan requests.
+fn slim(op: &Operation) -> Arc<Operation> {
+    Arc::new(Operation {
+        operation_id: op.operation_id.clone(),
+        method: op.method.clone(),
+        path: op.path.clone(),
+        summary: op.summary.clone(),
+        description: op.description.clone(),
+        tags: op.tags.clone(),
+        deprecated: op.deprecated,
+        parameters: op.parameters.clone(),
+        request_body: op.request_body.clone(),
+        responses: Vec::new(),
+        servers: op.servers.clone(),
+        pointer: op.pointer.clone(),
+    })
+}
+
+fn into_object(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
 }
 
 /// Removes keys that only make sense at a document's root.

@@ -14,7 +14,7 @@ pub use names::sanitize_tool_name;
 pub use response::{Content, ReplySettings, ToolOutput, UpstreamReply, shape_reply};
 
 use crate::spec::{Operation, ParameterStyle};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -76,8 +76,9 @@ pub struct ToolDefinition {
     pub title: Option<String>,
     /// Description shown to the model; never empty.
     pub description: String,
-    /// JSON Schema of the arguments: a flat `type: object`.
-    pub input_schema: Value,
+    /// JSON Schema of the arguments: a flat `type: object` (shared, so the wire copy costs
+    /// nothing).
+    pub input_schema: Arc<Map<String, Value>>,
     /// Method-derived hints.
     pub annotations: ToolAnnotations,
     /// Name of the argument that selects the action, when the tool has several.

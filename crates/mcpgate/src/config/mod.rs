@@ -198,6 +198,7 @@ impl SourceArgs {
         }
         let spec_path = self.spec_path(profile.as_ref())?;
         let spec_name = spec_path.display().to_string();
+        let started = std::time::Instant::now();
         let text = read_spec_text(&spec_path)?;
         let base_dir = spec_path
             .parent()
@@ -212,6 +213,12 @@ impl SourceArgs {
             },
         )?;
         drop(text);
+        tracing::info!(
+            spec = %spec_name,
+            operations = loaded.spec.operations.len(),
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            "spec loaded"
+        );
         diagnostics.extend(loaded.diagnostics);
         if let (Some(p), Some(pname)) = (&profile, &profile_name) {
             diagnostics.extend(profile::validate(p, &loaded.spec, pname));
