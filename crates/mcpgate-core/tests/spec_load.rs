@@ -358,4 +358,16 @@ fn profile_one() {
         eprintln!("{name}: {:.1} ms", start.elapsed().as_secs_f64() * 1e3);
         drop(l);
     }
+    // Information only (Linux): RSS with one loaded spec alive and the text dropped.
+    let loaded = load_named(&text, &name).unwrap();
+    drop(text);
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        for line in status
+            .lines()
+            .filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM"))
+        {
+            eprintln!("{name} loaded: {line}");
+        }
+    }
+    drop(loaded);
 }

@@ -1,4 +1,11 @@
 //! Raw document → [`ApiSpec`](super::ApiSpec).
+//!
+//! Steps: parse (skipping sections never read, see [`super::parse`]), check the version, fetch
+//! and index external documents ([`super::resolve::Docs`]), then build servers, security and
+//! operations, resolving references on the way; finally the `defs` queue is drained and the raw
+//! documents are dropped. Cost on big specs is dominated by building and freeing the raw
+//! `serde_json::Value` tree (GitHub: parse ≈ 1/3, freeing ≈ 1/4, resolution ≈ 1/3 of the time);
+//! a faster allocator in the server binary helps both.
 
 use super::resolve::{Docs, Mode, Resolver};
 use super::{
