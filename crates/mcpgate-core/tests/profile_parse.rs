@@ -1,4 +1,10 @@
 //! Parsing and env substitution of profiles: the seed profile, and one test per diagnostic.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::disallowed_methods,
+    clippy::needless_pass_by_value
+)]
 
 use mcpgate_core::profile::{
     AliasMap, OneOrMany, OperationRef, ParamType, ParamTypes, Profile, alias_target, parse_profile,

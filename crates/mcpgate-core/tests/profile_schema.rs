@@ -2,6 +2,12 @@
 //!
 //! Regenerate with `cargo run -p mcpgate -- schema > profile-schema.json`, or with
 //! `UPDATE_SCHEMA=1 cargo test -p mcpgate-core --test profile_schema`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::disallowed_methods,
+    clippy::needless_pass_by_value
+)]
 
 use mcpgate_core::profile::{SCHEMA_ID, profile_json_schema};
 

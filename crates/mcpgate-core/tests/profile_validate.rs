@@ -1,5 +1,11 @@
 //! Validation of profiles against a spec: the seed profile validates clean, and one case per
 //! diagnostic.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::disallowed_methods,
+    clippy::needless_pass_by_value
+)]
 
 use mcpgate_core::Diagnostic;
 use mcpgate_core::profile::{Profile, parse_profile, validate};

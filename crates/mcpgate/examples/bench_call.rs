@@ -31,7 +31,10 @@ fn report(name: &str, mut samples: Vec<Duration>) {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let calls: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(20_000);
+    let calls: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(20_000);
     let body = json!([{"id": 1, "name": "a", "path_with_namespace": "g/a", "web_url": "https://x/g/a", "extra": "drop me"}]);
     let app = axum::Router::new().fallback(move || {
         let b = body.clone();
@@ -42,9 +45,16 @@ async fn main() -> anyhow::Result<()> {
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/gitlab");
-    let sources = SourceArgs { spec: Some(root.join("openapi.yaml")), profile: Some(root.join("profile.json")) }.load()?;
+    let sources = SourceArgs {
+        spec: Some(root.join("openapi.yaml")),
+        profile: Some(root.join("profile.json")),
+    }
+    .load()?;
     let args = mcpgate::config::ServeArgs {
-        source: SourceArgs { spec: None, profile: None },
+        source: SourceArgs {
+            spec: None,
+            profile: None,
+        },
         transport: mcpgate::config::Transport::Stdio,
         host: "127.0.0.1".into(),
         port: 0,
@@ -55,7 +65,9 @@ async fn main() -> anyhow::Result<()> {
         max_upstream_bytes: 10 * 1024 * 1024,
     };
     let mut config = mcpgate::config::Config::resolve(args, &sources)?;
-    config.auth = vec![StaticAuth::Bearer(mcpgate::config::Secret::new("bench".into()))];
+    config.auth = vec![StaticAuth::Bearer(mcpgate::config::Secret::new(
+        "bench".into(),
+    ))];
     let gateway = mcpgate::app::build(&config, &sources)?;
     let tool = gateway.catalog.get("manage_projects").unwrap();
     let call_args = json!({"action": "list", "search": "a", "per_page": 5});
@@ -72,7 +84,12 @@ async fn main() -> anyhow::Result<()> {
     for _ in 0..calls {
         let t = Instant::now();
         let plan = mcpgate_core::tools::plan_call(tool, call_args, gateway.plan_settings)?;
-        let out = mcpgate_core::tools::shape_reply(&reply, plan.response_fields.as_deref(), "GET /projects", &gateway.reply_settings);
+        let out = mcpgate_core::tools::shape_reply(
+            &reply,
+            plan.response_fields.as_deref(),
+            "GET /projects",
+            &gateway.reply_settings,
+        );
         std::hint::black_box(out);
         core.push(t.elapsed());
     }

@@ -21,7 +21,11 @@ pub fn catalog(sources: &Sources) -> ToolCatalog {
 pub fn build(config: &Config, sources: &Sources) -> anyhow::Result<Arc<Gateway>> {
     let started = std::time::Instant::now();
     let catalog = catalog(sources);
-    tracing::info!(tools = catalog.len(), ms = started.elapsed().as_secs_f64() * 1000.0, "tools generated");
+    tracing::info!(
+        tools = catalog.len(),
+        ms = started.elapsed().as_secs_f64() * 1000.0,
+        "tools generated"
+    );
     let interceptors = sources
         .profile
         .as_ref()

@@ -425,10 +425,9 @@ fn broken_operation_is_skipped_rest_loads() {
     assert!(ptrs.contains(&"/paths/~1c"), "{ptrs:?}");
     assert!(ptrs.contains(&"/paths/~1d/get/parameters"), "{ptrs:?}");
     assert!(ptrs.contains(&"/paths/~1d/get/requestBody"), "{ptrs:?}");
-    assert!(
-        ptrs.contains(&"/paths/~1d/get/responses/200/content/application~1json/schema"),
-        "{ptrs:?}"
-    );
+    // A dangling schema ref only leaves that schema unconstrained: a warning.
+    assert!(l.diagnostics.iter().any(|d| !d.is_error()
+        && d.pointer == "/paths/~1d/get/responses/200/content/application~1json/schema"));
 }
 
 #[test]
@@ -599,7 +598,7 @@ fn ref_diagnostics() {
     ));
     let d: Vec<String> = l.diagnostics.iter().map(ToString::to_string).collect();
     assert!(
-        d.iter().any(|m| m.starts_with("error: t.yaml#/paths/~1x/post/requestBody/content/application~1json/schema/properties/a: unresolved reference `#/components/schemas/API_Error`")),
+        d.iter().any(|m| m.starts_with("warning: t.yaml#/paths/~1x/post/requestBody/content/application~1json/schema/properties/a: unresolved reference `#/components/schemas/API_Error`")),
         "{d:?}"
     );
     assert!(

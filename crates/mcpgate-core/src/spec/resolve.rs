@@ -652,7 +652,12 @@ impl<'d> Resolver<'d> {
         let followed = match self.follow(&at, r) {
             Ok(f) => f,
             Err(why) => {
-                self.diag(true, doc, ptr, format!("unresolved reference `{r}`: {why}"));
+                self.diag(
+                    false,
+                    doc,
+                    ptr,
+                    format!("unresolved reference `{r}`: {why}; the schema is left unconstrained"),
+                );
                 let mut own = own;
                 if !own.contains_key("description") {
                     own.insert(

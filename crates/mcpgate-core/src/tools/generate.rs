@@ -36,12 +36,7 @@ pub fn catalog_from_spec(spec: &ApiSpec, options: &CatalogOptions) -> ToolCatalo
     let mut tools = Vec::with_capacity(spec.operations.len());
     for op in &spec.operations {
         let name = unique(sanitize_tool_name(&op.operation_id), &mut taken);
-        tools.push(tool_for_operation(
-            name,
-            &slim(op),
-            spec,
-            options,
-        ));
+        tools.push(tool_for_operation(name, &slim(op), spec, options));
     }
     ToolCatalog::new(tools)
 }

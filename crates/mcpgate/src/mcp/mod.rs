@@ -119,7 +119,6 @@ fn upstream_error_text(what: &str, e: &UpstreamError) -> String {
 
 /// Converts a core tool definition to rmcp's wire type.
 pub fn wire_tool(t: &ToolDefinition) -> Tool {
-
     let mut annotations = ToolAnnotations::new();
     annotations.read_only_hint = Some(t.annotations.read_only);
     if !t.annotations.read_only {
@@ -127,8 +126,12 @@ pub fn wire_tool(t: &ToolDefinition) -> Tool {
         annotations.idempotent_hint = Some(t.annotations.idempotent);
     }
     annotations.open_world_hint = Some(true);
-    let mut tool = Tool::new(t.name.clone(), t.description.clone(), t.input_schema.clone())
-        .with_annotations(annotations);
+    let mut tool = Tool::new(
+        t.name.clone(),
+        t.description.clone(),
+        t.input_schema.clone(),
+    )
+    .with_annotations(annotations);
     if let Some(title) = &t.title {
         tool = tool.with_title(title.clone());
     }

@@ -148,9 +148,8 @@ impl Upstream {
                 return Err(UpstreamError::Timeout(self.settings.timeout));
             }
             let result = tokio::time::timeout(left, self.attempt(plan, &url, credential)).await;
-            let outcome = match result {
-                Err(_) => return Err(UpstreamError::Timeout(self.settings.timeout)),
-                Ok(r) => r,
+            let Ok(outcome) = result else {
+                return Err(UpstreamError::Timeout(self.settings.timeout));
             };
             let (decision_input, finished) = match outcome {
                 Ok((reply, retry_after)) => (

@@ -1,5 +1,10 @@
 //! End-to-end tests: the real binary, a mock upstream on loopback, real MCP clients.
-
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::disallowed_methods,
+    clippy::needless_pass_by_value
+)]
 #![allow(unreachable_pub)]
 
 mod stdio;
