@@ -39,6 +39,14 @@ fn report(sources: &Sources, catalog: &ToolCatalog, out: &mut dyn Write) -> anyh
         Some(p) => writeln!(out, "profile: {p}")?,
         None => writeln!(out, "profile: none (one tool per operation)")?,
     }
+    if sources.profile_name.is_some() && sources.profile.is_none() {
+        writeln!(
+            out,
+            "the profile cannot be used until the errors above are fixed"
+        )?;
+        writeln!(out, "{errors} error(s), {warnings} warning(s)")?;
+        return Ok(1);
+    }
     writeln!(out, "tools: {}", catalog.len())?;
     let wire: Vec<rmcp::model::Tool> = catalog.tools().iter().map(crate::mcp::wire_tool).collect();
     for (def, tool) in catalog.tools().iter().zip(&wire) {
