@@ -36,14 +36,14 @@ pub fn catalog_from_spec(spec: &ApiSpec, options: &CatalogOptions) -> ToolCatalo
     let mut tools = Vec::with_capacity(spec.operations.len());
     for op in &spec.operations {
         let name = unique(sanitize_tool_name(&op.operation_id), &mut taken);
-        tools.push(tool_for_operation(name, &slim(op), spec, options));
+        tools.push(tool_for_operation(name, op, spec, options));
     }
     ToolCatalog::new(tools)
 }
 
 fn tool_for_operation(
     name: String,
-    op: &Arc<Operation>,
+    op: &Operation,
     spec: &ApiSpec,
     options: &CatalogOptions,
 ) -> ToolDefinition {
@@ -184,7 +184,7 @@ fn tool_for_operation(
         name: None,
         body_media_type: media.map(|m| m.media_type.clone()),
         body_encoding: media.map(|m| m.encoding.clone()).unwrap_or_default(),
-        operation: op.clone(),
+        operation: slim(op),
         bindings,
         response_fields: None,
         file_field_name: None,
@@ -274,7 +274,6 @@ fn profile_tool(
         let Some(op) = spec.operation(op_ref.operation_id()) else {
             continue;
         };
-        let op = slim(op);
         let media = op
             .request_body
             .as_ref()
@@ -306,7 +305,7 @@ fn profile_tool(
             name: if single { None } else { Some(action.clone()) },
             body_media_type: media.map(|m| m.media_type.clone()),
             body_encoding: media.map(|m| m.encoding.clone()).unwrap_or_default(),
-            operation: op,
+            operation: slim(op),
             bindings,
             response_fields: tool
                 .response_fields
@@ -534,9 +533,26 @@ pub(crate) fn preferred_media_type(content: &[MediaType]) -> Option<&MediaType> 
         .min_by_key(|m| rank(m))
 }
 
-/// The parts of an operation a call needs: everything but the responses, which can be large
-/// (inlined schemas) and are not used to plan requests.
+/// The parts of an operation a call needs. Schemas (already copied into the input schema and
+/// the argument rules) and responses are left out: they are large and planning never reads them.
 fn slim(op: &Operation) -> Arc<Operation> {
+    let no_schema = |p: &crate::spec::Parameter| crate::spec::Parameter {
+        schema: Value::Null,
+        ..p.clone()
+    };
+    let body = op.request_body.as_ref().map(|b| crate::spec::RequestBody {
+        required: b.required,
+        description: None,
+        content: b
+            .content
+            .iter()
+            .map(|m| MediaType {
+                media_type: m.media_type.clone(),
+                schema: Value::Null,
+                encoding: m.encoding.clone(),
+            })
+            .collect(),
+    });
     Arc::new(Operation {
         operation_id: op.operation_id.clone(),
         method: op.method.clone(),
@@ -545,8 +561,8 @@ fn slim(op: &Operation) -> Arc<Operation> {
         description: op.description.clone(),
         tags: op.tags.clone(),
         deprecated: op.deprecated,
-        parameters: op.parameters.clone(),
-        request_body: op.request_body.clone(),
+        parameters: op.parameters.iter().map(no_schema).collect(),
+        request_body: body,
         responses: Vec::new(),
         servers: op.servers.clone(),
         pointer: op.pointer.clone(),

@@ -82,6 +82,11 @@ async fn tools_list_and_calls_over_stdio() {
             json!({"action": "get", "project_id": "missing"}),
         );
         let bad = server.call("manage_projects", json!({"action": "get"}));
+        let created = server.call(
+            "manage_merge_requests",
+            json!({"action": "create", "project_id": "group/sub", "title": "T", "source_branch": "f", "target_branch": "main"}),
+        );
+        assert_eq!(created["isError"], json!(false), "{created}");
         (list, ok, not_found, bad)
     })
     .await;
@@ -124,10 +129,18 @@ async fn tools_list_and_calls_over_stdio() {
         text(&bad).contains("/project_id") && text(&bad).contains("required for action `get`"),
         "{bad}"
     );
+    let reqs = mock.recorded();
+    assert_eq!(reqs.len(), 3, "invalid arguments never reach the upstream");
+    assert_eq!(reqs[2].method, "POST");
     assert_eq!(
-        mock.recorded().len(),
-        2,
-        "invalid arguments never reach the upstream"
+        reqs[2].path_and_query,
+        "/api/v4/projects/group%2Fsub/merge_requests"
+    );
+    assert_eq!(reqs[2].header("content-type"), Some("application/json"));
+    let body: serde_json::Value = serde_json::from_slice(&reqs[2].body).unwrap();
+    assert_eq!(
+        body,
+        json!({"source_branch": "f", "target_branch": "main", "title": "T"})
     );
 }
 
