@@ -74,7 +74,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::warn!(variable = %var, "no token set: upstream calls go out without credentials (public data only)");
     }
     let gateway = mcpgate::app::build(&config, &sources)?;
-    drop(sources);
+    std::thread::spawn(move || drop(sources));
     tracing::info!(tools = gateway.catalog.len(), upstream = %gateway.upstream.base_url(), transport = ?config.args.transport, "mcpgate ready");
     match config.args.transport {
         Transport::Stdio => mcpgate::transport::stdio::serve(gateway).await,

@@ -77,6 +77,7 @@ pub fn load(text: &str, options: &LoadOptions<'_>) -> Result<LoadedSpec, SpecErr
     let operations = b.operations(root);
     let (defs, diagnostics) = b.r.finish();
     Ok(LoadedSpec {
+        parsed: super::ParsedDocuments(docs),
         spec: ApiSpec {
             openapi_version,
             title,

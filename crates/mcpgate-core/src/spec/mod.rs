@@ -241,9 +241,24 @@ pub enum SecurityScheme {
     Other(String),
 }
 
+/// The parsed documents a load worked on. Returned rather than dropped inside [`load`] so that
+/// the caller decides where freeing millions of JSON nodes happens (a server frees them off the
+/// start-up path); dropping it is always correct.
+pub struct ParsedDocuments(
+    #[allow(dead_code, reason = "held only to be dropped by the caller")] resolve::Docs,
+);
+
+impl std::fmt::Debug for ParsedDocuments {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ParsedDocuments")
+    }
+}
+
 /// The result of loading: the spec plus everything worth reporting.
 #[derive(Debug)]
 pub struct LoadedSpec {
+    /// The raw parsed documents (see [`ParsedDocuments`]).
+    pub parsed: ParsedDocuments,
     /// The resolved spec.
     pub spec: ApiSpec,
     /// Warnings (and errors for skipped parts) found while loading.
