@@ -2,5 +2,6 @@
 
 #![allow(unreachable_pub)]
 
+mod http;
 mod stdio;
 mod support;
