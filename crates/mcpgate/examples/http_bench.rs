@@ -9,7 +9,12 @@
 //! For each concurrency (1, 16, 64) it runs closed-loop clients over keep-alive connections
 //! for BENCH_SECS seconds and prints calls/s, p50 and p99; it also prints mcpgate's RSS
 //! (VmRSS) when idle and after the runs. Everything stays on 127.0.0.1.
-#![allow(clippy::print_stdout, clippy::unwrap_used, unreachable_pub)]
+#![allow(
+    clippy::print_stdout,
+    clippy::unwrap_used,
+    clippy::disallowed_methods,
+    unreachable_pub
+)]
 
 use serde_json::json;
 use std::io::{BufRead as _, BufReader};

@@ -28,6 +28,7 @@ pub struct Cli {
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once at start-up
 pub enum Command {
     /// Run the MCP server (stdio by default, or Streamable HTTP).
     Serve(ServeArgs),

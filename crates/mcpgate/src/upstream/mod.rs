@@ -155,9 +155,8 @@ impl Upstream {
                 _ => None,
             };
             metrics::upstream_attempt(status, attempt_started.elapsed());
-            let outcome = match result {
-                Err(_) => return Err(UpstreamError::Timeout(self.settings.timeout)),
-                Ok(r) => r,
+            let Ok(outcome) = result else {
+                return Err(UpstreamError::Timeout(self.settings.timeout));
             };
             let (decision_input, finished) = match outcome {
                 Ok((reply, retry_after)) => (

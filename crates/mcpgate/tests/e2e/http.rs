@@ -1,4 +1,5 @@
 //! Streamable HTTP transport: the real binary on 127.0.0.1 port 0 against the mock upstream.
+#![allow(clippy::unwrap_used, clippy::disallowed_methods)]
 
 use crate::support::*;
 use serde_json::{Value, json};
@@ -59,15 +60,12 @@ impl HttpGate {
                 sink.lock().unwrap().push(line);
             }
         });
-        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(a) => a,
-            Err(_) => {
-                let _ = child.kill();
-                panic!(
-                    "no `listening on` line; stderr:\n{}",
-                    log.lock().unwrap().join("\n")
-                );
-            }
+        let Ok(addr) = rx.recv_timeout(Duration::from_secs(30)) else {
+            let _ = child.kill();
+            panic!(
+                "no `listening on` line; stderr:\n{}",
+                log.lock().unwrap().join("\n")
+            );
         };
         Self { child, addr, log }
     }

@@ -504,17 +504,14 @@ async fn post(state: &AppState, service: &McpService, req: Request) -> Response 
                 .is_some_and(|e| e.trim().eq_ignore_ascii_case("application/json"))
         });
     let request = Request::from_parts(parts, Body::from(Bytes::from(bytes)));
-    let resp = match tokio::time::timeout(s.request_timeout, service.handle(request)).await {
-        Ok(r) => r,
-        Err(_) => {
-            metrics::mcp_request(label, "timeout");
-            return jsonrpc::error(
-                StatusCode::GATEWAY_TIMEOUT,
-                id,
-                jsonrpc::INTERNAL_ERROR,
-                "the request timed out (MCP_REQUEST_TIMEOUT_MS)",
-            );
-        }
+    let Ok(resp) = tokio::time::timeout(s.request_timeout, service.handle(request)).await else {
+        metrics::mcp_request(label, "timeout");
+        return jsonrpc::error(
+            StatusCode::GATEWAY_TIMEOUT,
+            id,
+            jsonrpc::INTERNAL_ERROR,
+            "the request timed out (MCP_REQUEST_TIMEOUT_MS)",
+        );
     };
     let (parts, body) = resp.into_parts();
     // rmcp answers 415 to a body it cannot read as a JSON-RPC message: say it in JSON-RPC.
