@@ -233,13 +233,19 @@ impl ServerHandler for McpHandler {
         };
         let args = request.arguments.unwrap_or_default();
         // Over HTTP, rmcp hands us the request's parts: forward its W3C trace context.
-        let traceparent = context
-            .extensions
-            .get::<http::request::Parts>()
-            .and_then(|parts| trace::traceparent_from(&parts.headers));
-        let call = trace::with_traceparent(
-            traceparent,
-            self.gateway.call(tool, &args, &self.credential),
+        let parts = context.extensions.get::<http::request::Parts>();
+        let traceparent = parts.and_then(|p| trace::traceparent_from(&p.headers));
+        let request_id = parts
+            .and_then(|p| p.headers.get("x-request-id"))
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let span = tracing::info_span!("tool_call", request_id = %request_id);
+        let call = tracing::Instrument::instrument(
+            trace::with_traceparent(
+                traceparent,
+                self.gateway.call(tool, &args, &self.credential),
+            ),
+            span,
         );
         let out = tokio::select! {
             out = call => out,

@@ -26,7 +26,8 @@ pub fn init(level: &str, format: LogFormat) {
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
-            .with_current_span(false)
+            .with_current_span(true)
+            .with_span_list(false)
             .try_init(),
         LogFormat::Text | LogFormat::Console => builder.with_ansi(false).try_init(),
     };

@@ -773,6 +773,15 @@ async fn json_logs_have_request_ids_and_no_secrets() {
         .filter(|v| v["message"] == "http request" && v["path"] == "/mcp")
         .collect();
     assert_eq!(access.len(), 2, "{log}");
+    let tool_line = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["message"] == "tool call")
+        .unwrap_or_else(|| panic!("no tool call line:\n{log}"));
+    assert_eq!(
+        tool_line["span"]["request_id"], access[1]["request_id"],
+        "the tool call log carries the HTTP request id"
+    );
     for line in &access {
         assert_eq!(line["method"], "POST");
         assert_eq!(line["status"], 200);

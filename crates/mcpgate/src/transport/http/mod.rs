@@ -295,9 +295,25 @@ fn router(state: Arc<AppState>) -> Router {
 }
 
 /// One structured line per request, with a request id; never headers, query or body.
-async fn access_log(req: Request, next: Next) -> Response {
+///
+/// The id is the caller's `X-Request-Id` when it is a short plain token, else a new UUID; it
+/// is set on the request (so tool-call logs carry it) and echoed on the answer.
+async fn access_log(mut req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let id = uuid::Uuid::new_v4();
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        req.headers_mut().insert("x-request-id", v);
+    }
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let peer = req
@@ -305,7 +321,7 @@ async fn access_log(req: Request, next: Next) -> Response {
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
     let mut resp = next.run(req).await;
-    if let Ok(v) = HeaderValue::from_str(&id.to_string()) {
+    if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);
     }
     let status = resp.status().as_u16();
