@@ -292,6 +292,18 @@ async fn stateless_initialize_list_and_call_with_trace_context() {
         discover.text
     );
 
+    // JSON that is no JSON-RPC message, and an unknown method: clean JSON-RPC errors.
+    for (body, code) in [
+        (r#"{"jsonrpc":"2.0","id":9}"#, -32600),
+        ("null", -32600),
+        (r#"{"id":9,"method":"ping"}"#, -32600),
+        (r#"{"jsonrpc":"2.0","id":9,"method":"foo/bar"}"#, -32601),
+    ] {
+        let a = post_raw(&c, &mcp, body, &[("mcp-protocol-version", V)]).await;
+        assert!(a.status == 400 || a.status == 200, "{body}: {}", a.status);
+        assert_eq!(a.body["error"]["code"], code, "{body}: {}", a.text);
+    }
+
     // GET and DELETE have no meaning without sessions.
     let get = c
         .get(&mcp)

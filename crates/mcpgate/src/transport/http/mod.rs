@@ -168,6 +168,14 @@ impl HttpServer {
         tokio::spawn(watch_signals(shutdown_requested.clone()));
         // Own target, so `LOG_LEVEL=warn,mcpgate::listen=info` still shows where we listen.
         tracing::info!(target: "mcpgate::listen", addr = %addr, "listening on http://{addr}");
+        tracing::info!(
+            allowed_hosts = %state.settings.allowed_hosts.join(","),
+            allowed_origins = %state.settings.allowed_origins.join(","),
+            session_mode = ?state.settings.session_mode,
+            rate_limit_per_minute = state.settings.rate_limit_per_minute.unwrap_or(0),
+            metrics = state.settings.metrics_enabled,
+            "HTTP settings"
+        );
         Ok(Self {
             addr,
             state,
@@ -492,13 +500,13 @@ async fn post(state: &AppState, service: &McpService, req: Request) -> Response 
                 "JSON-RPC batches are not supported; send one message per POST",
             );
         }
-        jsonrpc::Body::Invalid(e) => {
+        jsonrpc::Body::Invalid => {
             metrics::mcp_request("none", "invalid_request");
             return jsonrpc::error(
                 StatusCode::BAD_REQUEST,
                 None,
                 jsonrpc::INVALID_REQUEST,
-                &format!("Invalid request: {e}"),
+                "Invalid request: expected a JSON-RPC message object with a string `method`",
             );
         }
     };
