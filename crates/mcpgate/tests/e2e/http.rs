@@ -21,6 +21,10 @@ pub struct HttpGate {
 impl HttpGate {
     /// Starts the gateway with the example GitLab profile against `base` plus `env`.
     pub fn start(base: &str, env: &[(&str, &str)]) -> Self {
+        Self::spawn(base, &example_spec(), env)
+    }
+
+    fn spawn(base: &str, spec: &str, env: &[(&str, &str)]) -> Self {
         let mut cmd = Command::new(bin());
         cmd.args([
             "serve",
@@ -33,7 +37,7 @@ impl HttpGate {
             "--profile",
             &example_profile(),
             "--spec",
-            &example_spec(),
+            spec,
         ])
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -68,6 +72,11 @@ impl HttpGate {
             );
         };
         Self { child, addr, log }
+    }
+
+    /// Like [`start`](Self::start) with another spec path.
+    pub fn start_with_spec(base: &str, spec: &str, env: &[(&str, &str)]) -> Self {
+        Self::spawn(base, spec, env)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -903,4 +912,30 @@ async fn official_sdk_client_over_http() {
     assert_eq!(reqs.len(), 1, "{reqs:?}");
     assert_eq!(reqs[0].path_and_query, "/api/v4/projects/group%2Fsub");
     assert_eq!(reqs[0].header("private-token"), Some("glpat-sdk"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_answers_and_ready_is_503_while_the_spec_loads() {
+    // The spec is a FIFO: loading blocks until the test writes it.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("openapi.yaml");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let mock = project_mock().await;
+    let gate = HttpGate::start_with_spec(&mock.url("/api/v4"), fifo.to_str().unwrap(), &[]);
+    let c = client();
+    let health = c.get(gate.url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = c.get(gate.url("/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let early = rpc(&c, &gate.url("/mcp"), 1, "initialize", init_params(V), &[]).await;
+    assert_eq!(early.status, 503);
+    assert_eq!(early.header("retry-after"), Some("1"));
+    let text = std::fs::read_to_string(example_spec()).unwrap();
+    tokio::task::spawn_blocking(move || std::fs::write(fifo, text).unwrap())
+        .await
+        .unwrap();
+    gate.ready(&c).await;
+    let init = rpc(&c, &gate.url("/mcp"), 1, "initialize", init_params(V), &[]).await;
+    assert_eq!(init.status, 200, "{}", init.text);
 }
