@@ -8,7 +8,9 @@
 //!
 //! For each concurrency (1, 16, 64) it runs closed-loop clients over keep-alive connections
 //! for BENCH_SECS seconds and prints calls/s, p50 and p99; it also prints mcpgate's RSS
-//! (VmRSS) when idle and after the runs. Everything stays on 127.0.0.1.
+//! (VmRSS) when idle and after the runs. Everything stays on 127.0.0.1. mcpgate runs with
+//! the example GitLab profile minus its outbound rate limit, `HTTP_RATE_LIMIT_ENABLED=false`
+//! and `LOG_LEVEL=$BENCH_LOG_LEVEL` (default `info`: one access-log line per request).
 #![allow(
     clippy::print_stdout,
     clippy::unwrap_used,
@@ -147,6 +149,21 @@ async fn main() {
         .unwrap_or(5.0);
     let log_level = std::env::var("BENCH_LOG_LEVEL").unwrap_or_else(|_| "info".into());
     let upstream = mock_upstream().await;
+    // The example profile caps upstream calls at 600/min: the bench measures the gateway, so
+    // it runs with a copy of the profile without that cap.
+    let mut profile: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("examples/gitlab/profile.json")).unwrap(),
+    )
+    .unwrap();
+    if let Some(i) = profile
+        .get_mut("interceptors")
+        .and_then(|i| i.as_object_mut())
+    {
+        i.remove("rate_limit");
+    }
+    let profile_path =
+        std::env::temp_dir().join(format!("mcpgate-bench-profile-{}.json", std::process::id()));
+    std::fs::write(&profile_path, profile.to_string()).unwrap();
 
     let mut child = Command::new(&bin)
         .args([
@@ -159,7 +176,7 @@ async fn main() {
             "0",
         ])
         .arg("--profile")
-        .arg(root.join("examples/gitlab/profile.json"))
+        .arg(&profile_path)
         .arg("--spec")
         .arg(root.join("examples/gitlab/openapi.yaml"))
         .env_clear()
@@ -266,4 +283,5 @@ async fn main() {
         .args(["-TERM", &pid.to_string()])
         .status();
     let _ = child.wait();
+    let _ = std::fs::remove_file(&profile_path);
 }
