@@ -50,19 +50,17 @@ async fn main() -> anyhow::Result<()> {
         profile: Some(root.join("profile.json")),
     }
     .load()?;
-    let args = mcpgate::config::ServeArgs {
-        source: SourceArgs {
-            spec: None,
-            profile: None,
-        },
-        transport: mcpgate::config::Transport::Stdio,
-        host: "127.0.0.1".into(),
-        port: 0,
-        base_url: Some(format!("http://{addr}/api/v4")),
-        log_level: "warn".into(),
-        log_format: mcpgate::config::LogFormat::Text,
-        max_reply_bytes: 64 * 1024,
-        max_upstream_bytes: 10 * 1024 * 1024,
+    let base = format!("http://{addr}/api/v4");
+    let cli = <mcpgate::config::Cli as clap::Parser>::try_parse_from([
+        "mcpgate",
+        "serve",
+        "--base-url",
+        base.as_str(),
+        "--log-level",
+        "warn",
+    ])?;
+    let Some(mcpgate::config::Command::Serve(args)) = cli.command else {
+        unreachable!()
     };
     let mut config = mcpgate::config::Config::resolve(args, &sources)?;
     config.auth = vec![StaticAuth::Bearer(mcpgate::config::Secret::new(

@@ -52,6 +52,31 @@ fn serve(args: ServeArgs) -> ExitCode {
 }
 
 async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    match args.transport {
+        Transport::Stdio => {
+            let gateway = load(args)?;
+            mcpgate::transport::stdio::serve(gateway).await
+        }
+        Transport::Http => {
+            // Bind first: /health and /ready answer while the spec loads.
+            let settings = args.http_settings()?;
+            let server = mcpgate::transport::http::HttpServer::start(settings).await?;
+            let loading = tokio::task::spawn_blocking(move || load(args));
+            let gateway = tokio::select! {
+                r = loading => r.map_err(|e| anyhow::anyhow!("loading failed: {e}"))??,
+                () = server.shutdown_requested() => {
+                    tracing::info!("stopped while loading");
+                    return Ok(());
+                }
+            };
+            server.set_ready(gateway);
+            server.wait().await
+        }
+    }
+}
+
+/// Loads spec and profile, resolves the config and builds the gateway.
+fn load(args: ServeArgs) -> anyhow::Result<std::sync::Arc<mcpgate::mcp::Gateway>> {
     let sources = args.source.load()?;
     for d in &sources.diagnostics {
         if d.is_error() {
@@ -76,10 +101,5 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let gateway = mcpgate::app::build(&config, &sources)?;
     std::thread::spawn(move || drop(sources));
     tracing::info!(tools = gateway.catalog.len(), upstream = %gateway.upstream.base_url(), transport = ?config.args.transport, "mcpgate ready");
-    match config.args.transport {
-        Transport::Stdio => mcpgate::transport::stdio::serve(gateway).await,
-        Transport::Http => {
-            anyhow::bail!("the HTTP transport is not built yet; use MCP_TRANSPORT=stdio")
-        }
-    }
+    Ok(gateway)
 }

@@ -28,6 +28,7 @@ pub struct Cli {
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once at start-up
 pub enum Command {
     /// Run the MCP server (stdio by default, or Streamable HTTP).
     Serve(ServeArgs),
@@ -98,6 +99,293 @@ pub struct ServeArgs {
     /// Largest upstream body read, in bytes.
     #[arg(long = "max-upstream-bytes", env = "MCP_MAX_UPSTREAM_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub max_upstream_bytes: usize,
+    /// Flags of the Streamable HTTP transport.
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+/// Session handling of the HTTP transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SessionMode {
+    /// No `Mcp-Session-Id`: any replica serves any POST (JSON responses).
+    Stateless,
+    /// `Mcp-Session-Id` sessions kept in memory, idle expiry, DELETE to end.
+    Stateful,
+}
+
+/// Flags of the Streamable HTTP transport (ignored in stdio mode).
+#[derive(Debug, Clone, Args)]
+pub struct HttpArgs {
+    /// stateless (default; replicas need no sticky sessions) or stateful.
+    #[arg(long = "session-mode", env = "MCP_SESSION_MODE", value_enum, default_value_t = SessionMode::Stateless)]
+    pub session_mode: SessionMode,
+    /// Idle time after which a stateful session ends, in milliseconds.
+    #[arg(
+        long = "session-timeout-ms",
+        env = "SESSION_TIMEOUT_MS",
+        default_value_t = 1_800_000
+    )]
+    pub session_timeout_ms: u64,
+    /// Browser origins allowed to call /mcp (comma list of `scheme://host[:port]`).
+    #[arg(
+        long = "allowed-origins",
+        env = "ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+    /// `Host` values accepted on /mcp (comma list; default: loopback names, the host of
+    /// MCP_PUBLIC_URL and the hosts of ALLOWED_ORIGINS).
+    #[arg(
+        long = "allowed-hosts",
+        env = "MCP_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<String>,
+    /// The public base URL clients use (e.g. `https://mcp.example.com`).
+    #[arg(long = "public-url", env = "MCP_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Inbound per-client rate limit on /mcp.
+    #[arg(long = "rate-limit-enabled", env = "HTTP_RATE_LIMIT_ENABLED", default_value_t = true, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub rate_limit_enabled: bool,
+    /// Requests per minute per client IP.
+    #[arg(
+        long = "rate-limit-max-requests",
+        env = "HTTP_RATE_LIMIT_MAX_REQUESTS",
+        default_value_t = 100
+    )]
+    pub rate_limit_max_requests: u32,
+    /// Proxies whose `X-Forwarded-For` is believed (comma list of IPs or CIDRs).
+    #[arg(
+        long = "trusted-proxies",
+        env = "MCP_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
+    /// Serve Prometheus metrics at /metrics.
+    #[arg(long = "metrics-enabled", env = "METRICS_ENABLED", default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub metrics_enabled: bool,
+    /// Largest accepted request body, in bytes (larger: 413).
+    #[arg(long = "max-body-bytes", env = "MCP_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Longest time one POST may take before the answer starts, in milliseconds.
+    #[arg(
+        long = "request-timeout-ms",
+        env = "MCP_REQUEST_TIMEOUT_MS",
+        default_value_t = 120_000
+    )]
+    pub request_timeout_ms: u64,
+    /// Most tool calls running against the upstream at once.
+    #[arg(
+        long = "upstream-concurrency",
+        env = "MCP_UPSTREAM_CONCURRENCY",
+        default_value_t = 64
+    )]
+    pub upstream_concurrency: usize,
+    /// On SIGTERM/SIGINT, how long in-flight calls may take to finish, in milliseconds.
+    #[arg(
+        long = "shutdown-grace-ms",
+        env = "MCP_SHUTDOWN_GRACE_MS",
+        default_value_t = 20_000
+    )]
+    pub shutdown_grace_ms: u64,
+}
+
+/// An IP network (`10.0.0.0/8`, `::1/128`, or a single address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    /// Parses `ADDR` or `ADDR/PREFIX`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        let (addr, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p.parse::<u8>().ok()?)),
+            None => (text, None),
+        };
+        let addr: std::net::IpAddr = addr
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(max);
+        (prefix <= max).then_some(Self { addr, prefix })
+    }
+
+    /// Whether `ip` is inside the network (IPv4-mapped IPv6 addresses count as IPv4).
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 @ IpAddr::V4(_) => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Resolved settings of the HTTP transport.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Address to bind.
+    pub host: String,
+    /// Port to bind (0: any free port).
+    pub port: u16,
+    /// Session mode.
+    pub session_mode: SessionMode,
+    /// Idle expiry of stateful sessions.
+    pub session_timeout: Duration,
+    /// Allowed browser origins, normalised (`scheme://host:port`, lower case).
+    pub allowed_origins: Vec<String>,
+    /// Allowed `Host` values: a bare host matches any port, `host:port` only that port.
+    pub allowed_hosts: Vec<String>,
+    /// `None`: inbound rate limit off; else requests per minute per client.
+    pub rate_limit_per_minute: Option<u32>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Serve /metrics.
+    pub metrics_enabled: bool,
+    /// Largest request body.
+    pub max_body_bytes: usize,
+    /// Longest time until a POST's answer starts.
+    pub request_timeout: Duration,
+    /// Most concurrent tool calls.
+    pub upstream_concurrency: usize,
+    /// Drain deadline on shutdown.
+    pub shutdown_grace: Duration,
+}
+
+/// Normalises an origin (`https://App.example.com` → `https://app.example.com:443`); `None`
+/// if it is not `scheme://host[:port]`.
+pub fn normalize_origin(text: &str) -> Option<String> {
+    let text = text.trim().trim_end_matches('/');
+    let (scheme, rest) = text.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if rest.is_empty() || rest.contains(['/', '?', '#', '@']) {
+        return None;
+    }
+    let (host, port) = split_host_port(rest)?;
+    let port = match port {
+        Some(p) => p,
+        None => match scheme.as_str() {
+            "https" => 443,
+            "http" => 80,
+            _ => return None,
+        },
+    };
+    let host = host.to_ascii_lowercase();
+    if host.contains(':') {
+        Some(format!("{scheme}://[{host}]:{port}"))
+    } else {
+        Some(format!("{scheme}://{host}:{port}"))
+    }
+}
+
+/// Splits `host[:port]` (IPv6 in brackets); the host comes back without brackets.
+pub fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
+    if let Some(rest) = authority.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p.parse().ok()?),
+            None if after.is_empty() => None,
+            None => return None,
+        };
+        return Some((host, port));
+    }
+    match authority.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => Some((h, Some(p.parse().ok()?))),
+        Some(_) => Some((authority, None)), // bare IPv6
+        None => Some((authority, None)),
+    }
+}
+
+impl ServeArgs {
+    /// Resolves and checks the HTTP transport settings.
+    pub fn http_settings(&self) -> anyhow::Result<HttpSettings> {
+        let h = &self.http;
+        let clean = |v: &[String]| -> Vec<String> {
+            v.iter()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
+        let mut allowed_origins = Vec::new();
+        for o in clean(&h.allowed_origins) {
+            if o == "*" {
+                bail!("ALLOWED_ORIGINS must list origins; `*` is not accepted");
+            }
+            let n = normalize_origin(&o)
+                .with_context(|| format!("ALLOWED_ORIGINS: `{o}` is not scheme://host[:port]"))?;
+            allowed_origins.push(n);
+        }
+        let mut allowed_hosts = clean(&h.allowed_hosts)
+            .into_iter()
+            .map(|s| s.to_ascii_lowercase())
+            .collect::<Vec<_>>();
+        if allowed_hosts.is_empty() {
+            allowed_hosts = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+            if let Some(public) = h.public_url.as_deref().filter(|s| !s.trim().is_empty()) {
+                let url = url::Url::parse(public.trim())
+                    .with_context(|| format!("MCP_PUBLIC_URL `{public}` is not an absolute URL"))?;
+                let host = url
+                    .host_str()
+                    .with_context(|| format!("MCP_PUBLIC_URL `{public}` has no host"))?;
+                allowed_hosts.push(host.trim_matches(['[', ']']).to_ascii_lowercase());
+            }
+            for o in &allowed_origins {
+                if let Some((host, _)) = o
+                    .split_once("://")
+                    .and_then(|(_, rest)| split_host_port(rest))
+                {
+                    allowed_hosts.push(host.to_owned());
+                }
+            }
+            let mut seen = std::collections::HashSet::new();
+            allowed_hosts.retain(|h| seen.insert(h.clone()));
+        }
+        let mut trusted_proxies = Vec::new();
+        for p in clean(&h.trusted_proxies) {
+            trusted_proxies.push(
+                IpNet::parse(&p)
+                    .with_context(|| format!("MCP_TRUSTED_PROXIES: `{p}` is not an IP or CIDR"))?,
+            );
+        }
+        if h.max_body_bytes == 0 {
+            bail!("MCP_MAX_BODY_BYTES must be positive");
+        }
+        Ok(HttpSettings {
+            host: self.host.clone(),
+            port: self.port,
+            session_mode: h.session_mode,
+            session_timeout: Duration::from_millis(h.session_timeout_ms.max(1)),
+            allowed_origins,
+            allowed_hosts,
+            rate_limit_per_minute: (h.rate_limit_enabled && h.rate_limit_max_requests > 0)
+                .then_some(h.rate_limit_max_requests),
+            trusted_proxies,
+            metrics_enabled: h.metrics_enabled,
+            max_body_bytes: h.max_body_bytes,
+            request_timeout: Duration::from_millis(h.request_timeout_ms.max(1)),
+            upstream_concurrency: h.upstream_concurrency.max(1),
+            shutdown_grace: Duration::from_millis(h.shutdown_grace_ms),
+        })
+    }
 }
 
 /// Flags of `check`.
@@ -402,6 +690,64 @@ mod tests {
             !text.contains("canary") && text.contains("[redacted]"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn cidrs_and_origins() {
+        let net = IpNet::parse("10.0.0.0/8").unwrap();
+        assert!(net.contains("10.1.2.3".parse().unwrap()));
+        assert!(net.contains("::ffff:10.1.2.3".parse().unwrap()));
+        assert!(!net.contains("11.0.0.1".parse().unwrap()));
+        assert!(
+            IpNet::parse("::1")
+                .unwrap()
+                .contains("::1".parse().unwrap())
+        );
+        assert!(
+            IpNet::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
+        assert_eq!(IpNet::parse("10.0.0.0/33"), None);
+        assert_eq!(IpNet::parse("nope"), None);
+        assert_eq!(
+            normalize_origin("https://App.Example.com/").as_deref(),
+            Some("https://app.example.com:443")
+        );
+        assert_eq!(
+            normalize_origin("http://[::1]:8080").as_deref(),
+            Some("http://[::1]:8080")
+        );
+        assert_eq!(normalize_origin("null"), None);
+        assert_eq!(normalize_origin("https://a.example/x"), None);
+    }
+
+    #[test]
+    fn default_allowed_hosts_include_public_url_and_origins() {
+        let cli = Cli::try_parse_from([
+            "mcpgate",
+            "--public-url",
+            "https://mcp.example.com/mcp",
+            "--allowed-origins",
+            "https://app.example.org, http://localhost:5173",
+        ])
+        .unwrap();
+        let s = cli.serve.http_settings().unwrap();
+        assert_eq!(
+            s.allowed_hosts,
+            [
+                "localhost",
+                "127.0.0.1",
+                "::1",
+                "mcp.example.com",
+                "app.example.org"
+            ]
+        );
+        assert_eq!(
+            s.allowed_origins,
+            ["https://app.example.org:443", "http://localhost:5173"]
+        );
+        assert_eq!(s.rate_limit_per_minute, Some(100));
     }
 
     #[test]

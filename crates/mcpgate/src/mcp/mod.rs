@@ -4,6 +4,7 @@
 //! retries become `isError` tool results the model can act on; only unknown tools and
 //! malformed requests become JSON-RPC errors.
 
+use crate::telemetry::{metrics, trace};
 use crate::upstream::{Credential, Upstream, UpstreamError};
 use mcpgate_core::tools::{
     self, Content, PlanSettings, ReplySettings, ToolCatalog, ToolDefinition, ToolOutput,
@@ -76,6 +77,7 @@ impl Gateway {
             Ok(p) => p,
             Err(e) => {
                 tracing::info!(tool = %tool.name, outcome = "invalid_arguments", "tool call refused");
+                metrics::tool_call(&tool.name, "invalid_arguments", started.elapsed());
                 return ToolOutput::error(e.to_string());
             }
         };
@@ -92,15 +94,19 @@ impl Gateway {
                     tool = %tool.name, action = plan.action.as_deref().unwrap_or(""), operation = %plan.operation_id,
                     upstream_status = reply.status, latency_ms, "tool call"
                 );
-                tools::shape_reply(
+                let out = tools::shape_reply(
                     &reply,
                     plan.response_fields.as_deref(),
                     &what,
                     &self.reply_settings,
-                )
+                );
+                let outcome = if out.is_error { "upstream_error" } else { "ok" };
+                metrics::tool_call(&tool.name, outcome, started.elapsed());
+                out
             }
             Err(e) => {
                 tracing::warn!(tool = %tool.name, action = plan.action.as_deref().unwrap_or(""), operation = %plan.operation_id, latency_ms, error = %e, "tool call failed");
+                metrics::tool_call(&tool.name, "failed", started.elapsed());
                 ToolOutput::error(upstream_error_text(&what, &e))
             }
         }
@@ -226,8 +232,23 @@ impl ServerHandler for McpHandler {
             ));
         };
         let args = request.arguments.unwrap_or_default();
+        // Over HTTP, rmcp hands us the request's parts: forward its W3C trace context.
+        let parts = context.extensions.get::<http::request::Parts>();
+        let traceparent = parts.and_then(|p| trace::traceparent_from(&p.headers));
+        let request_id = parts
+            .and_then(|p| p.headers.get("x-request-id"))
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let span = tracing::info_span!("tool_call", request_id = %request_id);
+        let call = tracing::Instrument::instrument(
+            trace::with_traceparent(
+                traceparent,
+                self.gateway.call(tool, &args, &self.credential),
+            ),
+            span,
+        );
         let out = tokio::select! {
-            out = self.gateway.call(tool, &args, &self.credential) => out,
+            out = call => out,
             () = context.ct.cancelled() => ToolOutput::error("the call was cancelled"),
         };
         Ok(wire_result(out).into())

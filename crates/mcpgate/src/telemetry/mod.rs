@@ -1,11 +1,23 @@
-//! Logs (always to stderr: stdout is the stdio transport).
+//! Logs (always to stderr: stdout is the stdio transport), metrics and trace context.
+
+pub mod metrics;
+pub mod trace;
 
 use crate::config::LogFormat;
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber. `level` is a level name or a full tracing filter.
+///
+/// A plain `info` keeps rmcp at `warn`: it logs every stateless HTTP
+/// request at info, which would double the log volume of the access log.
 pub fn init(level: &str, format: LogFormat) {
-    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let level = level.trim();
+    let directive = if level.eq_ignore_ascii_case("info") {
+        format!("{level},rmcp=warn")
+    } else {
+        level.to_owned()
+    };
+    let filter = EnvFilter::try_new(directive).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -14,7 +26,8 @@ pub fn init(level: &str, format: LogFormat) {
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
-            .with_current_span(false)
+            .with_current_span(true)
+            .with_span_list(false)
             .try_init(),
         LogFormat::Text | LogFormat::Console => builder.with_ansi(false).try_init(),
     };

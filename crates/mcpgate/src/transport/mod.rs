@@ -1,3 +1,4 @@
 //! Transports: wiring only.
 
+pub mod http;
 pub mod stdio;

@@ -6,6 +6,7 @@
 //! included, finishes within the configured timeout.
 
 use crate::config::{Secret, StaticAuth};
+use crate::telemetry::metrics;
 use bytes::BytesMut;
 use futures::StreamExt as _;
 use mcpgate_core::policy::{Attempt, RetryDecision, RetryPolicy, TokenBucket, parse_retry_after};
@@ -147,7 +148,13 @@ impl Upstream {
             if left.is_zero() {
                 return Err(UpstreamError::Timeout(self.settings.timeout));
             }
+            let attempt_started = Instant::now();
             let result = tokio::time::timeout(left, self.attempt(plan, &url, credential)).await;
+            let status = match &result {
+                Ok(Ok((reply, _))) => Some(reply.status),
+                _ => None,
+            };
+            metrics::upstream_attempt(status, attempt_started.elapsed());
             let Ok(outcome) = result else {
                 return Err(UpstreamError::Timeout(self.settings.timeout));
             };
@@ -173,6 +180,7 @@ impl Upstream {
                 RetryDecision::GiveUp => return finished,
                 RetryDecision::RetryAfter(wait) => {
                     tracing::debug!(operation = %plan.operation_id, attempt, wait_ms = wait.as_millis() as u64, "retrying upstream call");
+                    metrics::upstream_retry();
                     tokio::time::sleep(wait).await;
                     attempt += 1;
                 }
@@ -205,6 +213,7 @@ impl Upstream {
             for bucket in taken {
                 lock(bucket).release();
             }
+            metrics::rate_limited("outbound");
             return Err(UpstreamError::RateLimited(wait));
         }
         tokio::time::sleep(wait).await;
@@ -281,6 +290,9 @@ impl Upstream {
                     }
                 }
             }
+        }
+        if let Some(tp) = crate::telemetry::trace::current_traceparent() {
+            req_headers.insert("traceparent", tp);
         }
         if !plan.cookies.is_empty() {
             let cookie = plan

@@ -1,0 +1,287 @@
+//! HTTP benchmark: mcpgate (stateless Streamable HTTP) in front of a loopback mock upstream,
+//! against the mock called directly.
+//!
+//! ```text
+//! cargo build --release -p mcpgate --bin mcpgate --example http_bench
+//! target/release/examples/http_bench            # BENCH_SECS=5 MCPGATE_BIN=target/release/mcpgate
+//! ```
+//!
+//! For each concurrency (1, 16, 64) it runs closed-loop clients over keep-alive connections
+//! for BENCH_SECS seconds and prints calls/s, p50 and p99; it also prints mcpgate's RSS
+//! (VmRSS) when idle and after the runs. Everything stays on 127.0.0.1. mcpgate runs with
+//! the example GitLab profile minus its outbound rate limit, `HTTP_RATE_LIMIT_ENABLED=false`
+//! and `LOG_LEVEL=$BENCH_LOG_LEVEL` (default `info`: one access-log line per request).
+#![allow(
+    clippy::print_stdout,
+    clippy::unwrap_used,
+    clippy::disallowed_methods,
+    unreachable_pub
+)]
+
+use serde_json::json;
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug)]
+struct Run {
+    calls: usize,
+    errors: usize,
+    secs: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+async fn load(
+    client: reqwest::Client,
+    concurrency: usize,
+    secs: f64,
+    make: Arc<dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync>,
+) -> Run {
+    // Warm-up: open the connections.
+    let mut warm = Vec::new();
+    for _ in 0..concurrency {
+        let req = make(&client);
+        warm.push(tokio::spawn(
+            async move { req.send().await.map(|r| r.bytes()) },
+        ));
+    }
+    for w in warm {
+        if let Ok(Ok(b)) = w.await {
+            let _ = b.await;
+        }
+    }
+    let started = Instant::now();
+    let until = started + Duration::from_secs_f64(secs);
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let client = client.clone();
+        let make = make.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0;
+            while Instant::now() < until {
+                let t = Instant::now();
+                match make(&client).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let ok = r.bytes().await.is_ok();
+                        if ok {
+                            lat.push(t.elapsed());
+                        } else {
+                            errors += 1;
+                        }
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await.unwrap();
+        all.extend(l);
+        errors += e;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    all.sort();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    Run {
+        calls: all.len(),
+        errors,
+        secs,
+        p50: pct(0.50),
+        p99: pct(0.99),
+    }
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+async fn mock_upstream() -> SocketAddr {
+    let body = json!({"id": 42, "name": "sub", "path_with_namespace": "group/sub", "description": "a project", "web_url": "http://127.0.0.1/group/sub"});
+    let app = axum::Router::new().fallback(move || {
+        let body = body.clone();
+        async move { axum::Json(body) }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        use axum::serve::ListenerExt as _;
+        let listener = listener.tap_io(|t| {
+            let _ = t.set_nodelay(true);
+        });
+        let _ = axum::serve(listener, app).await;
+    });
+    addr
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+#[tokio::main]
+async fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let bin = std::env::var("MCPGATE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target/release/mcpgate"));
+    let secs: f64 = std::env::var("BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5.0);
+    let log_level = std::env::var("BENCH_LOG_LEVEL").unwrap_or_else(|_| "info".into());
+    let upstream = mock_upstream().await;
+    // The example profile caps upstream calls at 600/min: the bench measures the gateway, so
+    // it runs with a copy of the profile without that cap.
+    let mut profile: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("examples/gitlab/profile.json")).unwrap(),
+    )
+    .unwrap();
+    if let Some(i) = profile
+        .get_mut("interceptors")
+        .and_then(|i| i.as_object_mut())
+    {
+        i.remove("rate_limit");
+    }
+    let profile_path =
+        std::env::temp_dir().join(format!("mcpgate-bench-profile-{}.json", std::process::id()));
+    std::fs::write(&profile_path, profile.to_string()).unwrap();
+
+    let mut child = Command::new(&bin)
+        .args([
+            "serve",
+            "--transport",
+            "http",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+        ])
+        .arg("--profile")
+        .arg(&profile_path)
+        .arg("--spec")
+        .arg(root.join("examples/gitlab/openapi.yaml"))
+        .env_clear()
+        .env("API_BASE_URL", format!("http://{upstream}/api/v4"))
+        .env("HTTP_RATE_LIMIT_ENABLED", "false")
+        .env("LOG_LEVEL", format!("{log_level},mcpgate::listen=info"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+    let pid = child.id();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let end = rest
+                    .find(|c: char| c.is_whitespace() || c == '"')
+                    .unwrap_or(rest.len());
+                let _ = tx.send(rest[..end].to_owned());
+            }
+        }
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    let client = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap();
+    let mcp = format!("http://{addr}/mcp");
+    let until = Instant::now() + Duration::from_secs(30);
+    while !client
+        .get(format!("http://{addr}/ready"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(Instant::now() < until, "mcpgate never became ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rss_idle = rss_kib(pid);
+
+    let call_body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "manage_projects", "arguments": {"action": "get", "project_id": "group/sub"}}})
+    .to_string();
+    let check = client
+        .post(&mcp)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .body(call_body.clone())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        check.contains("group/sub") && check.contains("\"isError\":false"),
+        "{check}"
+    );
+
+    let via: Arc<dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync> = {
+        let mcp = mcp.clone();
+        Arc::new(move |c: &reqwest::Client| {
+            c.post(&mcp)
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", "2025-06-18")
+                .body(call_body.clone())
+        })
+    };
+    let direct_url = format!("http://{upstream}/api/v4/projects/group%2Fsub");
+    let direct: Arc<dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync> =
+        Arc::new(move |c: &reqwest::Client| c.get(&direct_url));
+
+    println!(
+        "{:<22} {:>5} {:>10} {:>9} {:>9} {:>7}",
+        "target", "conc", "calls/s", "p50 ms", "p99 ms", "errors"
+    );
+    for concurrency in [1, 16, 64] {
+        for (name, make) in [
+            ("mcpgate tools/call", &via),
+            ("mock upstream direct", &direct),
+        ] {
+            let r = load(client.clone(), concurrency, secs, make.clone()).await;
+            println!(
+                "{:<22} {:>5} {:>10.0} {:>9} {:>9} {:>7}",
+                name,
+                concurrency,
+                r.calls as f64 / r.secs,
+                ms(r.p50),
+                ms(r.p99),
+                r.errors
+            );
+        }
+    }
+    let rss_after = rss_kib(pid);
+    println!("mcpgate RSS: idle {rss_idle} KiB, after the runs {rss_after} KiB");
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let _ = child.wait();
+    let _ = std::fs::remove_file(&profile_path);
+}

@@ -1,0 +1,584 @@
+//! Streamable HTTP transport: rmcp's service at `/mcp` inside an axum app with `/health`,
+//! `/ready` and `/metrics`.
+//!
+//! Order of checks on `/mcp`: `Host` allow-list and `Origin` (403, before the body is read),
+//! CORS preflight, inbound rate limit (429), readiness (503), then for POST: body limit (413),
+//! a cheap JSON probe (-32700 / batch refusal), the tool-call concurrency bound, and rmcp
+//! with a timeout. Credentials and cookies are removed from the request before rmcp sees it
+//! (rmcp logs requests with their HTTP parts at debug level).
+//!
+//! Lifecycle: [`HttpServer::start`] binds and serves `/health` and `/ready` at once;
+//! [`HttpServer::set_ready`] mounts the gateway; [`HttpServer::wait`] runs until SIGTERM or
+//! SIGINT, then stops accepting, lets in-flight POSTs finish within the grace period, closes
+//! the remaining streams and returns.
+
+mod guard;
+mod jsonrpc;
+mod ratelimit;
+
+use crate::config::{HttpSettings, SessionMode};
+use crate::mcp::{Gateway, McpHandler};
+use crate::telemetry::metrics;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::serve::ListenerExt as _;
+use futures::StreamExt as _;
+use guard::OriginCheck;
+use http::{HeaderValue, Method, StatusCode, header};
+use metrics_exporter_prometheus::PrometheusHandle;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+type McpService = StreamableHttpService<McpHandler, LocalSessionManager>;
+
+/// Counts in-flight POSTs so shutdown can wait for them.
+#[derive(Debug, Default)]
+struct InFlight {
+    count: AtomicUsize,
+    idle: Notify,
+}
+
+/// Held while a POST is in flight (until its answer body is fully sent or dropped).
+#[derive(Debug)]
+struct InFlightGuard(Arc<InFlight>);
+
+impl InFlightGuard {
+    fn new(inflight: &Arc<InFlight>) -> Self {
+        inflight.count.fetch_add(1, Ordering::AcqRel);
+        Self(inflight.clone())
+    }
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+impl InFlight {
+    async fn wait_idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            if self.count.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+struct AppState {
+    settings: HttpSettings,
+    mcp: OnceLock<McpService>,
+    sessions: Arc<LocalSessionManager>,
+    limiter: Option<ratelimit::RateLimiter>,
+    metrics: Option<PrometheusHandle>,
+    tool_permits: Arc<Semaphore>,
+    inflight: Arc<InFlight>,
+    stopping: AtomicBool,
+    rmcp_cancel: CancellationToken,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("settings", &self.settings)
+            .field("ready", &self.mcp.get().is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A running HTTP server.
+#[derive(Debug)]
+pub struct HttpServer {
+    addr: SocketAddr,
+    state: Arc<AppState>,
+    shutdown_requested: CancellationToken,
+    stop_accepting: CancellationToken,
+    serve_task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl HttpServer {
+    /// Binds, logs `listening on http://ADDR`, and serves `/health` and `/ready` (503) at once.
+    pub async fn start(settings: HttpSettings) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind((settings.host.as_str(), settings.port))
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("cannot listen on {}:{}: {e}", settings.host, settings.port)
+            })?;
+        let addr = listener.local_addr()?;
+        let metrics = if settings.metrics_enabled {
+            let handle = metrics::install()?;
+            let upkeep = handle.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(5));
+                loop {
+                    tick.tick().await;
+                    upkeep.run_upkeep();
+                }
+            });
+            Some(handle)
+        } else {
+            None
+        };
+        let mut sessions = LocalSessionManager::default();
+        sessions.session_config.keep_alive = Some(settings.session_timeout);
+        let state = Arc::new(AppState {
+            limiter: settings
+                .rate_limit_per_minute
+                .map(ratelimit::RateLimiter::new),
+            tool_permits: Arc::new(Semaphore::new(settings.upstream_concurrency)),
+            settings,
+            mcp: OnceLock::new(),
+            sessions: Arc::new(sessions),
+            metrics,
+            inflight: Arc::default(),
+            stopping: AtomicBool::new(false),
+            rmcp_cancel: CancellationToken::new(),
+        });
+        let app = router(state.clone());
+        let stop_accepting = CancellationToken::new();
+        let stop = stop_accepting.clone();
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
+        let serve_task = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
+        });
+        let shutdown_requested = CancellationToken::new();
+        tokio::spawn(watch_signals(shutdown_requested.clone()));
+        // Own target, so `LOG_LEVEL=warn,mcpgate::listen=info` still shows where we listen.
+        tracing::info!(target: "mcpgate::listen", addr = %addr, "listening on http://{addr}");
+        tracing::info!(
+            allowed_hosts = %state.settings.allowed_hosts.join(","),
+            allowed_origins = %state.settings.allowed_origins.join(","),
+            session_mode = ?state.settings.session_mode,
+            rate_limit_per_minute = state.settings.rate_limit_per_minute.unwrap_or(0),
+            metrics = state.settings.metrics_enabled,
+            "HTTP settings"
+        );
+        Ok(Self {
+            addr,
+            state,
+            shutdown_requested,
+            stop_accepting,
+            serve_task,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Completes when SIGTERM or SIGINT arrived.
+    pub async fn shutdown_requested(&self) {
+        self.shutdown_requested.cancelled().await;
+    }
+
+    /// Mounts the gateway at `/mcp`; `/ready` answers 200 from now on.
+    pub fn set_ready(&self, gateway: Arc<Gateway>) {
+        let s = &self.state.settings;
+        let stateful = s.session_mode == SessionMode::Stateful;
+        let config = StreamableHttpServerConfig::default()
+            .with_legacy_session_mode(stateful)
+            .with_json_response(!stateful)
+            .with_cancellation_token(self.state.rmcp_cancel.clone())
+            .with_max_request_body_bytes(s.max_body_bytes)
+            // Host and Origin are checked before the body is read (guard.rs), with our lists.
+            .disable_allowed_hosts()
+            .disable_allowed_origins();
+        // One handler per request (stateless) or per session: a later per-user credential
+        // attaches here or from the request's extensions.
+        let service = StreamableHttpService::new(
+            move || Ok(McpHandler::new(gateway.clone())),
+            self.state.sessions.clone(),
+            config,
+        );
+        let _ = self.state.mcp.set(service);
+        tracing::info!(session_mode = ?s.session_mode, "ready: /mcp is mounted");
+    }
+
+    /// Serves until a signal, then drains: stop accepting, wait for in-flight POSTs up to the
+    /// grace period, close the remaining streams and sessions.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        let Self {
+            state,
+            shutdown_requested,
+            stop_accepting,
+            mut serve_task,
+            ..
+        } = self;
+        tokio::select! {
+            () = shutdown_requested.cancelled() => {}
+            r = &mut serve_task => {
+                return match r {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(e.into()),
+                    Err(e) => Err(anyhow::anyhow!("the HTTP server task failed: {e}")),
+                };
+            }
+        }
+        let grace = state.settings.shutdown_grace;
+        let in_flight = state.inflight.count.load(Ordering::Acquire);
+        tracing::info!(
+            in_flight,
+            grace_ms = grace.as_millis() as u64,
+            "shutting down: no new connections, draining in-flight requests"
+        );
+        state.stopping.store(true, Ordering::Release);
+        stop_accepting.cancel();
+        let drained = tokio::time::timeout(grace, state.inflight.wait_idle())
+            .await
+            .is_ok();
+        if !drained {
+            tracing::warn!(
+                in_flight = state.inflight.count.load(Ordering::Acquire),
+                "grace period over: cancelling the remaining requests"
+            );
+        }
+        state.rmcp_cancel.cancel();
+        if tokio::time::timeout(Duration::from_secs(2), &mut serve_task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("connections still open after the drain; closing them");
+            serve_task.abort();
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn watch_signals(requested: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::warn!("cannot install signal handlers");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    requested.cancel();
+}
+
+fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics_route))
+        .route("/mcp", any(mcp_entry))
+        .layer(middleware::from_fn(access_log))
+        .with_state(state)
+}
+
+/// One structured line per request, with a request id; never headers, query or body.
+///
+/// The id is the caller's `X-Request-Id` when it is a short plain token, else a new UUID; it
+/// is set on the request (so tool-call logs carry it) and echoed on the answer.
+async fn access_log(mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        req.headers_mut().insert("x-request-id", v);
+    }
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let mut resp = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    let status = resp.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let peer = peer.map(|p| p.to_string()).unwrap_or_default();
+    if matches!(path.as_str(), "/health" | "/ready" | "/metrics") {
+        tracing::debug!(request_id = %id, method = %method, path = %path, status, latency_ms, peer = %peer, "http request");
+    } else {
+        tracing::info!(request_id = %id, method = %method, path = %path, status, latency_ms, peer = %peer, "http request");
+    }
+    resp
+}
+
+async fn health() -> Response {
+    json_status(StatusCode::OK, r#"{"status":"ok"}"#)
+}
+
+async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    if state.stopping.load(Ordering::Acquire) {
+        json_status(StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"stopping"}"#)
+    } else if state.mcp.get().is_some() {
+        json_status(StatusCode::OK, r#"{"status":"ready"}"#)
+    } else {
+        json_status(StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"starting"}"#)
+    }
+}
+
+async fn metrics_route(State(state): State<Arc<AppState>>) -> Response {
+    let Some(handle) = &state.metrics else {
+        return guard::text(StatusCode::NOT_FOUND, "Not Found");
+    };
+    if state.settings.session_mode == SessionMode::Stateful {
+        metrics::set_active_sessions(state.sessions.sessions.read().await.len());
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        handle.render(),
+    )
+        .into_response()
+}
+
+fn json_status(status: StatusCode, body: &'static str) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+async fn mcp_entry(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let s = &state.settings;
+    if !guard::host_allowed(req.headers(), req.uri(), &s.allowed_hosts) {
+        tracing::warn!("refused /mcp request: Host not allowed (MCP_ALLOWED_HOSTS)");
+        return guard::text(
+            StatusCode::FORBIDDEN,
+            "Forbidden: Host header is not allowed",
+        );
+    }
+    let origin = guard::check_origin(req.headers(), s);
+    if matches!(origin, OriginCheck::Denied) {
+        tracing::warn!("refused /mcp request: Origin not allowed (ALLOWED_ORIGINS)");
+        return guard::text(StatusCode::FORBIDDEN, "Forbidden: Origin is not allowed");
+    }
+    if req.method() == Method::OPTIONS {
+        return guard::preflight(&origin, req.headers());
+    }
+    if let Some(limiter) = &state.limiter {
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        if let Some(peer) = peer {
+            let client = ratelimit::client_ip(peer, req.headers(), &s.trusted_proxies);
+            if let Err(wait) = limiter.check(client, Instant::now()) {
+                metrics::rate_limited("inbound");
+                let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+                let mut resp = jsonrpc::error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    None,
+                    jsonrpc::INVALID_REQUEST,
+                    "rate limit exceeded; retry later",
+                );
+                if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                    resp.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                return guard::decorate(resp, &origin);
+            }
+        }
+    }
+    let Some(service) = state.mcp.get() else {
+        let mut resp = json_status(StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"starting"}"#);
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return guard::decorate(resp, &origin);
+    };
+    let resp = if req.method() == Method::POST {
+        post(&state, service, req).await
+    } else {
+        let (mut parts, body) = req.into_parts();
+        strip_secrets(&mut parts.headers);
+        service
+            .handle(Request::from_parts(parts, body))
+            .await
+            .map(Body::new)
+    };
+    guard::decorate(resp, &origin)
+}
+
+/// Credentials and cookies never reach rmcp (which logs requests with their parts).
+fn strip_secrets(headers: &mut http::HeaderMap) {
+    headers.remove(header::AUTHORIZATION);
+    headers.remove(header::PROXY_AUTHORIZATION);
+    headers.remove(header::COOKIE);
+}
+
+async fn post(state: &AppState, service: &McpService, req: Request) -> Response {
+    let s = &state.settings;
+    let too_large = || {
+        jsonrpc::error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            None,
+            jsonrpc::INVALID_REQUEST,
+            "request body too large (MCP_MAX_BODY_BYTES)",
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > s.max_body_bytes as u64) {
+        metrics::mcp_request("none", "too_large");
+        return too_large();
+    }
+    let (mut parts, body) = req.into_parts();
+    let mut bytes = Vec::new();
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(c) => {
+                if bytes.len() + c.len() > s.max_body_bytes {
+                    metrics::mcp_request("none", "too_large");
+                    return too_large();
+                }
+                bytes.extend_from_slice(&c);
+            }
+            Err(_) => {
+                return guard::text(StatusCode::BAD_REQUEST, "Bad Request: unreadable body");
+            }
+        }
+    }
+    let (method, id) = match jsonrpc::probe(&bytes) {
+        jsonrpc::Body::Message { method, id } => (method, id),
+        jsonrpc::Body::ParseError(e) => {
+            metrics::mcp_request("none", "parse_error");
+            return jsonrpc::error(
+                StatusCode::BAD_REQUEST,
+                None,
+                jsonrpc::PARSE_ERROR,
+                &format!("Parse error: {e}"),
+            );
+        }
+        jsonrpc::Body::Batch => {
+            metrics::mcp_request("none", "invalid_request");
+            return jsonrpc::error(
+                StatusCode::BAD_REQUEST,
+                None,
+                jsonrpc::INVALID_REQUEST,
+                "JSON-RPC batches are not supported; send one message per POST",
+            );
+        }
+        jsonrpc::Body::Invalid => {
+            metrics::mcp_request("none", "invalid_request");
+            return jsonrpc::error(
+                StatusCode::BAD_REQUEST,
+                None,
+                jsonrpc::INVALID_REQUEST,
+                "Invalid request: expected a JSON-RPC message object with a string `method`",
+            );
+        }
+    };
+    let label = metrics::method_label(method.as_deref());
+    let permit: Option<OwnedSemaphorePermit> = if label == "tools/call" {
+        state.tool_permits.clone().acquire_owned().await.ok()
+    } else {
+        None
+    };
+    let guard = InFlightGuard::new(&state.inflight);
+    strip_secrets(&mut parts.headers);
+    let content_type_ok = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|e| e.trim().eq_ignore_ascii_case("application/json"))
+        });
+    let request = Request::from_parts(parts, Body::from(Bytes::from(bytes)));
+    let Ok(resp) = tokio::time::timeout(s.request_timeout, service.handle(request)).await else {
+        metrics::mcp_request(label, "timeout");
+        return jsonrpc::error(
+            StatusCode::GATEWAY_TIMEOUT,
+            id,
+            jsonrpc::INTERNAL_ERROR,
+            "the request timed out (MCP_REQUEST_TIMEOUT_MS)",
+        );
+    };
+    let (parts, body) = resp.into_parts();
+    // rmcp answers 415 to a body it cannot read as a JSON-RPC message: say it in JSON-RPC.
+    if parts.status == StatusCode::UNSUPPORTED_MEDIA_TYPE && content_type_ok {
+        metrics::mcp_request(label, "invalid_request");
+        return jsonrpc::error(
+            StatusCode::BAD_REQUEST,
+            id,
+            jsonrpc::INVALID_REQUEST,
+            "Invalid request: not a JSON-RPC 2.0 message this server understands",
+        );
+    }
+    let is_json = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        // A complete answer already in memory: look at it for the outcome label.
+        let bytes = match axum::body::to_bytes(Body::new(body), usize::MAX).await {
+            Ok(b) => b,
+            Err(_) => Bytes::new(),
+        };
+        let outcome = if parts.status.is_success() && !jsonrpc::is_error_answer(&bytes) {
+            "ok"
+        } else {
+            "error"
+        };
+        metrics::mcp_request(label, outcome);
+        drop((permit, guard));
+        return Response::from_parts(parts, Body::from(bytes));
+    }
+    let outcome = match parts.status {
+        StatusCode::ACCEPTED => "accepted",
+        s if s.is_success() => "stream",
+        _ => "error",
+    };
+    metrics::mcp_request(label, outcome);
+    // A streamed answer (SSE): keep the permit and the in-flight mark until it ends.
+    let held = (permit, guard);
+    let stream = Body::new(body).into_data_stream().map(move |chunk| {
+        let _ = &held;
+        chunk
+    });
+    Response::from_parts(parts, Body::from_stream(stream))
+}
