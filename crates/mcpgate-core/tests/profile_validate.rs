@@ -363,11 +363,11 @@ fn diagnostics_table() {
             "composite tool",
             profile(
                 r#"{"name": "c", "description": "d", "composite": true,
-                "steps": [{"call": "getApiV4Projects", "store_as": "p"}], "parameters": {}}"#,
+                "steps": [{"call": "getApiV4Projectz", "store_as": "p"}], "parameters": {}}"#,
                 "",
             ),
-            "/tools/0",
-            "tool `c`: composite tools are not supported yet",
+            "/tools/0/steps/0/call",
+            "tool `c` step 0: operationId `getApiV4Projectz` not found in the spec",
         ),
         (
             "tool without operations",

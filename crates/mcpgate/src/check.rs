@@ -51,13 +51,16 @@ fn report(sources: &Sources, catalog: &ToolCatalog, out: &mut dyn Write) -> anyh
     let wire: Vec<rmcp::model::Tool> = catalog.tools().iter().map(crate::mcp::wire_tool).collect();
     for (def, tool) in catalog.tools().iter().zip(&wire) {
         let bytes = serde_json::to_string(tool).map(|s| s.len()).unwrap_or(0);
-        let actions: Vec<String> = def
-            .actions
+        let steps = def
+            .composite
             .iter()
-            .map(|a| match &a.name {
+            .flat_map(|c| &c.steps)
+            .map(|s| format!("{}←{}", s.store_as, s.action.operation.operation_id));
+        let actions: Vec<String> = steps
+            .chain(def.actions.iter().map(|a| match &a.name {
                 Some(n) => format!("{n}→{}", a.operation.operation_id),
                 None => format!("{} {}", a.operation.method, a.operation.path),
-            })
+            }))
             .collect();
         writeln!(
             out,

@@ -113,10 +113,23 @@ pub struct ToolDef {
     pub composite: Option<bool>,
     /// Steps of a composite tool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub steps: Option<Vec<Value>>,
+    pub steps: Option<Vec<StepDef>>,
     /// Composite only: return what succeeded plus per-step errors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partial_results: Option<bool>,
+}
+
+/// One step of a composite tool (mcp4openapi's format).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StepDef {
+    /// The operationId called.
+    pub call: String,
+    /// Dot path of the step's result in the merged result (e.g. `mr.changes`).
+    pub store_as: String,
+    /// `store_as` names of the steps that must finish first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
 }
 
 /// What an action calls: an operationId, or an operation with options.

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::format::{
-    AuthDef, BaseUrlDef, OperationRef, ParameterDef, Profile, RateLimitDef, RetryDef,
+    AuthDef, BaseUrlDef, OperationRef, ParameterDef, Profile, RateLimitDef, RetryDef, StepDef,
 };
 use super::suggest::did_you_mean;
 use crate::diagnostics::{Diagnostic, escape_pointer_token};
@@ -251,7 +251,14 @@ fn check_tool(value: &Value, ptr: &str, ctx: &mut Ctx<'_>) {
                 ctx.check::<Option<indexmap::IndexMap<String, Vec<String>>>>(v, &fptr);
             }
             "composite" | "partial_results" => ctx.check::<Option<bool>>(v, &fptr),
-            "steps" => ctx.check::<Option<Vec<Value>>>(v, &fptr),
+            "steps" => match v.as_array() {
+                Some(steps) => {
+                    for (i, step) in steps.iter().enumerate() {
+                        ctx.check_struct::<StepDef>(step, &child(&fptr, &i.to_string()), false);
+                    }
+                }
+                None => ctx.check::<Option<Vec<StepDef>>>(v, &fptr),
+            },
             _ => {}
         }
     }

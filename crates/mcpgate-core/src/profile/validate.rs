@@ -137,6 +137,109 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// Composite tools: `composite: true` with steps, every `call` exists, `store_as` unique,
+    /// `depends_on` names earlier-declared or later steps that exist, and no cycle.
+    fn check_composite(&mut self, tool: &'a ToolDef, ptr: &str, label: &str) {
+        if tool.composite != Some(true) {
+            self.error(
+                child(ptr, "composite"),
+                format!("{label}: a tool with `steps` needs `composite: true`"),
+            );
+        }
+        if tool.operations.is_some() {
+            self.error(
+                child(ptr, "operations"),
+                format!("{label}: a composite tool has `steps`, not `operations`"),
+            );
+        }
+        let steps_ptr = child(ptr, "steps");
+        let Some(steps) = tool.steps.as_ref().filter(|s| !s.is_empty()) else {
+            self.error(
+                steps_ptr,
+                format!("{label}: a composite tool needs at least one step"),
+            );
+            return;
+        };
+        let mut names: Vec<&str> = Vec::new();
+        for (i, step) in steps.iter().enumerate() {
+            let sptr = child(&steps_ptr, &i.to_string());
+            if self.spec.operation(&step.call).is_none() {
+                let hint = did_you_mean(
+                    &step.call,
+                    self.spec.operations.iter().map(|o| o.operation_id.as_str()),
+                    3,
+                );
+                self.error(
+                    child(&sptr, "call"),
+                    format!(
+                        "{label} step {i}: operationId `{}` not found in the spec{hint}",
+                        step.call
+                    ),
+                );
+            }
+            let valid =
+                !step.store_as.is_empty() && step.store_as.split('.').all(|p| !p.is_empty());
+            if !valid {
+                self.error(
+                    child(&sptr, "store_as"),
+                    format!("{label} step {i}: `store_as` must be a dot path such as `mr.changes`"),
+                );
+            } else if names.contains(&step.store_as.as_str()) {
+                self.error(
+                    child(&sptr, "store_as"),
+                    format!(
+                        "{label} step {i}: `store_as` `{}` is used by another step",
+                        step.store_as
+                    ),
+                );
+            }
+            names.push(&step.store_as);
+        }
+        for (i, step) in steps.iter().enumerate() {
+            for (j, dep) in step.depends_on.iter().enumerate() {
+                let dptr = child(
+                    &child(&child(&steps_ptr, &i.to_string()), "depends_on"),
+                    &j.to_string(),
+                );
+                if !names.contains(&dep.as_str()) {
+                    let hint = did_you_mean(dep, names.iter().copied(), 3);
+                    self.error(
+                        dptr,
+                        format!("{label} step {i}: depends on unknown step `{dep}`{hint}"),
+                    );
+                } else if dep == &step.store_as {
+                    self.error(
+                        dptr,
+                        format!("{label} step {i}: a step cannot depend on itself"),
+                    );
+                }
+            }
+        }
+        let deps_known = steps
+            .iter()
+            .all(|s| s.depends_on.iter().all(|d| names.contains(&d.as_str())));
+        if let (true, Err(cycle)) = (deps_known, crate::tools::step_levels(steps)) {
+            let path: Vec<&str> = cycle.iter().map(|&i| steps[i].store_as.as_str()).collect();
+            self.error(
+                steps_ptr,
+                format!(
+                    "{label}: the steps' depends_on form a cycle: {}",
+                    path.join(" → ")
+                ),
+            );
+        }
+        for name in tool.parameters.keys() {
+            if let Some(def) = tool.parameters.get(name) {
+                if !def.required_for.is_empty() {
+                    self.warning(
+                        child(&child(&child(ptr, "parameters"), name), "required_for"),
+                        format!("{label}: `required_for` has no effect on a composite tool (it has no actions)"),
+                    );
+                }
+            }
+        }
+    }
+
     fn check_tool(&mut self, tool: &'a ToolDef, ptr: &str) {
         let label = format!("tool `{}`", tool.name);
         if !is_tool_name(&tool.name) {
@@ -154,10 +257,7 @@ impl<'a> Validator<'a> {
             );
         }
         if tool.composite == Some(true) || tool.steps.is_some() {
-            self.error(
-                ptr,
-                format!("{label}: composite tools are not supported yet"),
-            );
+            self.check_composite(tool, ptr, &label);
             return;
         }
         if tool.partial_results.is_some() {

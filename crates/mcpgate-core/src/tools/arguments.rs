@@ -116,6 +116,26 @@ pub fn plan_call(
             problems,
         });
     };
+    plan_action(tool, action, args, settings, problems)
+}
+
+/// Plans one step of a composite tool: the tool's arguments applied to that step's operation.
+pub fn plan_step(
+    tool: &ToolDefinition,
+    step: &ActionBinding,
+    args: &Map<String, Value>,
+    settings: PlanSettings,
+) -> Result<RequestPlan, ArgumentError> {
+    plan_action(tool, step, args, settings, Vec::new())
+}
+
+fn plan_action(
+    tool: &ToolDefinition,
+    action: &ActionBinding,
+    args: &Map<String, Value>,
+    settings: PlanSettings,
+    mut problems: Vec<(String, String)>,
+) -> Result<RequestPlan, ArgumentError> {
     let action_name = action.name.as_deref();
 
     // Unknown arguments: say so, with the closest known name.

@@ -199,6 +199,7 @@ fn tool_for_operation(
         actions: vec![action],
         arguments,
         metadata_params: Vec::new(),
+        composite: None,
     }
 }
 
@@ -239,17 +240,109 @@ pub fn catalog_from_profile(
     let mut tools = Vec::with_capacity(profile.tools.len());
     let mut taken = HashSet::new();
     for tool in &profile.tools {
-        if tool.composite == Some(true) || tool.steps.is_some() {
-            continue;
-        }
         if !taken.insert(tool.name.clone()) {
             continue;
         }
-        if let Some(def) = profile_tool(spec, tool, &aliases, options) {
+        let def = if tool.composite == Some(true) || tool.steps.is_some() {
+            composite_tool(spec, tool, &aliases, options)
+        } else {
+            profile_tool(spec, tool, &aliases, options)
+        };
+        if let Some(def) = def {
             tools.push(def);
         }
     }
     ToolCatalog::new(tools)
+}
+
+/// Where each of the tool's arguments goes in `op` (directly or through an alias).
+fn bind_arguments(
+    tool: &ToolDef,
+    op: &Operation,
+    media: Option<&MediaType>,
+    aliases: &AliasMap,
+    metadata_params: &[String],
+) -> Vec<ArgumentBinding> {
+    let mut bindings = Vec::new();
+    for name in tool.parameters.keys() {
+        if metadata_params.iter().any(|m| m == name) {
+            continue;
+        }
+        let canonical = aliases.target(name);
+        if let Some(target) = find_target(op, media, name)
+            .or_else(|| canonical.and_then(|c| find_target(op, media, c)))
+        {
+            bindings.push(ArgumentBinding {
+                argument: name.clone(),
+                target,
+            });
+        }
+    }
+    bindings
+}
+
+/// A composite tool: its arguments go to every step (aliases applied), the steps run in levels.
+fn composite_tool(
+    spec: &ApiSpec,
+    tool: &ToolDef,
+    aliases: &AliasMap,
+    options: &CatalogOptions,
+) -> Option<ToolDefinition> {
+    let steps_def = tool.steps.as_ref()?;
+    let levels = super::step_levels(steps_def).ok()?;
+    let metadata_params: Vec<String> = tool.metadata_params.clone().unwrap_or_default();
+    let mut steps = Vec::with_capacity(steps_def.len());
+    for step in steps_def {
+        let op = spec.operation(&step.call)?;
+        let media = op
+            .request_body
+            .as_ref()
+            .and_then(|b| preferred_media_type(&b.content));
+        steps.push(super::CompositeStep {
+            store_as: step.store_as.clone(),
+            depends_on: step.depends_on.clone(),
+            action: ActionBinding {
+                name: None,
+                body_media_type: media.map(|m| m.media_type.clone()),
+                body_encoding: media.map(|m| m.encoding.clone()).unwrap_or_default(),
+                operation: slim(op),
+                bindings: bind_arguments(tool, op, media, aliases, &metadata_params),
+                response_fields: None,
+                file_field_name: None,
+            },
+        });
+    }
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    let mut arguments = Vec::new();
+    for (name, def) in &tool.parameters {
+        properties.insert(name.clone(), parameter_schema(def, options));
+        if def.required {
+            required.push(Value::String(name.clone()));
+        }
+        arguments.push(argument_from_def(name, def));
+    }
+    let mut input_schema = json!({ "type": "object", "properties": Value::Object(properties) });
+    if !required.is_empty() {
+        input_schema["required"] = Value::Array(required);
+    }
+    let annotations = annotations_for(steps.iter().map(|s| &s.action.operation.method));
+    Some(ToolDefinition {
+        name: tool.name.clone(),
+        title: None,
+        description: clean_text(&tool.description, options.max_description_chars),
+        input_schema: Arc::new(into_object(input_schema)),
+        annotations,
+        action_argument: None,
+        actions: Vec::new(),
+        arguments,
+        metadata_params,
+        composite: Some(super::CompositePlan {
+            steps,
+            levels,
+            partial_results: tool.partial_results == Some(true),
+        }),
+    })
 }
 
 fn profile_tool(
@@ -278,21 +371,7 @@ fn profile_tool(
             .request_body
             .as_ref()
             .and_then(|b| preferred_media_type(&b.content));
-        let mut bindings = Vec::new();
-        for name in tool.parameters.keys() {
-            if metadata_params.iter().any(|m| m == name) {
-                continue;
-            }
-            let canonical = aliases.target(name);
-            if let Some(target) = find_target(op, media, name)
-                .or_else(|| canonical.and_then(|c| find_target(op, media, c)))
-            {
-                bindings.push(ArgumentBinding {
-                    argument: name.clone(),
-                    target,
-                });
-            }
-        }
+        let bindings = bind_arguments(tool, op, media, aliases, &metadata_params);
         let file_field_name = match op_ref {
             OperationRef::Multipart(m) => Some(
                 m.file_field_name
@@ -375,6 +454,7 @@ fn profile_tool(
         actions,
         arguments,
         metadata_params,
+        composite: None,
     })
 }
 

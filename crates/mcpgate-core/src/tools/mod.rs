@@ -4,14 +4,18 @@
 //! pure, deterministic function of its inputs (stable `tools/list` order).
 
 mod arguments;
+mod composite;
 mod generate;
 mod names;
 mod response;
 
-pub use arguments::{ArgumentError, BodyPart, PlanSettings, PlannedBody, RequestPlan, plan_call};
+pub use arguments::{
+    ArgumentError, BodyPart, PlanSettings, PlannedBody, RequestPlan, plan_call, plan_step,
+};
+pub use composite::{CompositePlan, CompositeStep, set_path, step_levels};
 pub use generate::{CatalogOptions, catalog_from_profile, catalog_from_spec};
 pub use names::sanitize_tool_name;
-pub use response::{Content, ReplySettings, ToolOutput, UpstreamReply, shape_reply};
+pub use response::{Content, ReplySettings, ToolOutput, UpstreamReply, json_output, shape_reply};
 
 use crate::spec::{Operation, ParameterStyle};
 use serde_json::{Map, Value};
@@ -89,6 +93,8 @@ pub struct ToolDefinition {
     pub arguments: Vec<ArgumentSpec>,
     /// Arguments never sent upstream.
     pub metadata_params: Vec<String>,
+    /// Set for composite tools (then `actions` is empty).
+    pub composite: Option<CompositePlan>,
 }
 
 impl ToolDefinition {

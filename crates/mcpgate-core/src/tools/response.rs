@@ -180,7 +180,8 @@ fn is_binary_type(mime: &str) -> bool {
         )
 }
 
-fn json_output(value: Value, settings: &ReplySettings) -> ToolOutput {
+/// A JSON value as a tool result: compact text plus structured content, cut to the size limit.
+pub fn json_output(value: Value, settings: &ReplySettings) -> ToolOutput {
     let text = value.to_string();
     if text.len() <= settings.max_text_bytes {
         let structured = match value {

@@ -4,6 +4,8 @@
 //! retries become `isError` tool results the model can act on; only unknown tools and
 //! malformed requests become JSON-RPC errors.
 
+mod composite;
+
 use crate::telemetry::{metrics, trace};
 use crate::upstream::{Credential, Upstream, UpstreamError};
 use mcpgate_core::tools::{
@@ -73,6 +75,12 @@ impl Gateway {
         credential: &Credential,
     ) -> ToolOutput {
         let started = Instant::now();
+        if let Some(composite) = &tool.composite {
+            let out = self.call_composite(tool, composite, args, credential).await;
+            let outcome = if out.is_error { "failed" } else { "ok" };
+            metrics::tool_call(&tool.name, outcome, started.elapsed());
+            return out;
+        }
         let plan = match tools::plan_call(tool, args, self.plan_settings) {
             Ok(p) => p,
             Err(e) => {

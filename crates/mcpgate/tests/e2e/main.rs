@@ -7,6 +7,7 @@
 )]
 #![allow(unreachable_pub)]
 
+mod composite;
 mod http;
 mod stdio;
 mod support;

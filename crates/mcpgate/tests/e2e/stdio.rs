@@ -103,7 +103,8 @@ async fn tools_list_and_calls_over_stdio() {
             "manage_groups",
             "manage_projects",
             "manage_merge_requests",
-            "manage_issues"
+            "manage_issues",
+            "project_overview"
         ]
     );
 
@@ -160,7 +161,7 @@ async fn starts_and_lists_tools_when_the_upstream_is_unreachable() {
             &[("API_BASE_URL", &base)],
         );
         let list = s.request("tools/list", json!({}));
-        assert_eq!(list["result"]["tools"].as_array().unwrap().len(), 4);
+        assert_eq!(list["result"]["tools"].as_array().unwrap().len(), 5);
         s.call(
             "manage_projects",
             json!({"action": "get", "project_id": "1"}),

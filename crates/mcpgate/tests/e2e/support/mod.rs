@@ -51,6 +51,16 @@ impl MockUpstream {
     pub async fn start(
         respond: impl Fn(&Recorded, usize) -> Response + Send + Sync + 'static,
     ) -> Self {
+        Self::start_delayed(|_| Duration::ZERO, respond).await
+    }
+
+    /// Like `start`, but each answer is sent after `delay(request)` (an async sleep, so other
+    /// requests are served meanwhile).
+    pub async fn start_delayed(
+        delay: impl Fn(&Recorded) -> Duration + Send + Sync + 'static,
+        respond: impl Fn(&Recorded, usize) -> Response + Send + Sync + 'static,
+    ) -> Self {
+        let delay = Arc::new(delay);
         let requests: Arc<Mutex<Vec<Recorded>>> = Arc::default();
         let respond: Responder = Arc::new(respond);
         let reqs = requests.clone();
@@ -58,6 +68,7 @@ impl MockUpstream {
             move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
                 let reqs = reqs.clone();
                 let respond = respond.clone();
+                let delay = delay.clone();
                 async move {
                     let rec = Recorded {
                         method,
@@ -74,6 +85,7 @@ impl MockUpstream {
                         g.push(rec.clone());
                         g.len() - 1
                     };
+                    tokio::time::sleep(delay(&rec)).await;
                     respond(&rec, n)
                 }
             },
