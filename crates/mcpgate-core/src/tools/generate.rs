@@ -1,6 +1,7 @@
 //! Tool definitions from a spec alone (one tool per operation) or from a profile.
 
 use super::names::{sanitize_argument_name, sanitize_tool_name, unique};
+use super::safe::{SchemaMode, make_client_safe};
 use super::{
     ActionBinding, ArgumentBinding, ArgumentSpec, Target, ToolAnnotations, ToolCatalog,
     ToolDefinition,
@@ -17,14 +18,26 @@ use std::sync::Arc;
 pub struct CatalogOptions {
     /// Longest description kept (characters); longer text is cut with an ellipsis.
     pub max_description_chars: usize,
+    /// Input schema dialect: the client-safe subset (default) or full JSON Schema 2020-12.
+    pub schema_mode: SchemaMode,
 }
 
 impl Default for CatalogOptions {
     fn default() -> Self {
         Self {
             max_description_chars: 1024,
+            schema_mode: SchemaMode::Safe,
         }
     }
+}
+
+/// The final input schema object, made client-safe when the options say so.
+fn finish_schema(schema: Value, options: &CatalogOptions) -> Arc<Map<String, Value>> {
+    let mut schema = into_object(schema);
+    if options.schema_mode == SchemaMode::Safe {
+        make_client_safe(&mut schema);
+    }
+    Arc::new(schema)
 }
 
 /// Arguments that select behaviour and are never sent upstream unless a profile says otherwise.
@@ -193,7 +206,7 @@ fn tool_for_operation(
         name,
         title: op.summary.as_deref().map(|s| clean_text(s, 200)),
         description,
-        input_schema: Arc::new(into_object(input_schema)),
+        input_schema: finish_schema(input_schema, options),
         annotations,
         action_argument: None,
         actions: vec![action],
@@ -369,7 +382,7 @@ fn profile_tool(
         name: tool.name.clone(),
         title: None,
         description,
-        input_schema: Arc::new(into_object(input_schema)),
+        input_schema: finish_schema(input_schema, options),
         annotations,
         action_argument,
         actions,

@@ -5,13 +5,17 @@
 
 mod arguments;
 mod generate;
+mod group;
 mod names;
 mod response;
+mod safe;
 
 pub use arguments::{ArgumentError, BodyPart, PlanSettings, PlannedBody, RequestPlan, plan_call};
 pub use generate::{CatalogOptions, catalog_from_profile, catalog_from_spec};
+pub use group::{GroupBy, GroupOptions, OperationFilter, group_profile, is_read_only};
 pub use names::sanitize_tool_name;
 pub use response::{Content, ReplySettings, ToolOutput, UpstreamReply, shape_reply};
+pub use safe::{SchemaMode, client_safety_problems, make_client_safe};
 
 use crate::spec::{Operation, ParameterStyle};
 use serde_json::{Map, Value};
