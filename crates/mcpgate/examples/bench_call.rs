@@ -48,12 +48,14 @@ async fn main() -> anyhow::Result<()> {
     let sources = SourceArgs {
         spec: Some(root.join("openapi.yaml")),
         profile: Some(root.join("profile.json")),
+        catalog: Default::default(),
     }
     .load()?;
     let args = mcpgate::config::ServeArgs {
         source: SourceArgs {
             spec: None,
             profile: None,
+            catalog: Default::default(),
         },
         transport: mcpgate::config::Transport::Stdio,
         host: "127.0.0.1".into(),

@@ -4,6 +4,7 @@
 //! pure, deterministic function of its inputs (stable `tools/list` order).
 
 mod arguments;
+mod budget;
 mod generate;
 mod group;
 mod names;
@@ -11,6 +12,7 @@ mod response;
 mod safe;
 
 pub use arguments::{ArgumentError, BodyPart, PlanSettings, PlannedBody, RequestPlan, plan_call};
+pub use budget::{BudgetMode, budget_problem, estimate_tokens, read_only_profile};
 pub use generate::{CatalogOptions, catalog_from_profile, catalog_from_spec};
 pub use group::{GroupBy, GroupOptions, OperationFilter, group_profile, is_read_only};
 pub use names::sanitize_tool_name;
