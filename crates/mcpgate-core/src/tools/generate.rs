@@ -392,24 +392,68 @@ fn profile_tool(
 }
 
 /// "Needs: get: project_id; list_projects: group_id." — only for actions that need something
-/// beyond the always-required arguments.
+/// beyond the always-required arguments. When listing by argument is shorter ("Needs owner,
+/// repo: all but list; comment_id: get_comment, delete_comment."), that form is used: big
+/// grouped tools share most required arguments across actions.
 fn requirement_summary<'a>(
     tool: &ToolDef,
     actions: impl Iterator<Item = &'a String>,
 ) -> Option<String> {
+    let actions: Vec<&String> = actions.collect();
     let mut parts = Vec::new();
-    for action in actions {
+    for action in &actions {
         let needed: Vec<&str> = tool
             .parameters
             .iter()
-            .filter(|(_, d)| d.required_for.iter().any(|a| a == action))
+            .filter(|(_, d)| d.required_for.iter().any(|a| a == *action))
             .map(|(n, _)| n.as_str())
             .collect();
         if !needed.is_empty() {
             parts.push(format!("{action}: {}", needed.join(", ")));
         }
     }
-    (!parts.is_empty()).then(|| format!("Needs: {}.", parts.join("; ")))
+    if parts.is_empty() {
+        return None;
+    }
+    let by_action = format!("Needs: {}.", parts.join("; "));
+    // By argument: arguments with the same action set share one entry.
+    let mut sets: Vec<(Vec<&str>, Vec<&str>)> = Vec::new();
+    for (name, def) in &tool.parameters {
+        let set: Vec<&str> = actions
+            .iter()
+            .filter(|a| def.required_for.iter().any(|r| r == **a))
+            .map(|a| a.as_str())
+            .collect();
+        if set.is_empty() {
+            continue;
+        }
+        match sets.iter_mut().find(|(s, _)| *s == set) {
+            Some((_, names)) => names.push(name),
+            None => sets.push((set, vec![name.as_str()])),
+        }
+    }
+    let by_argument: Vec<String> = sets
+        .iter()
+        .map(|(set, names)| {
+            let listed = if set.len() * 2 > actions.len() {
+                let rest: Vec<&str> = actions
+                    .iter()
+                    .map(|a| a.as_str())
+                    .filter(|a| !set.contains(a))
+                    .collect();
+                format!("all but {}", rest.join(", "))
+            } else {
+                set.join(", ")
+            };
+            format!("{}: {listed}", names.join(", "))
+        })
+        .collect();
+    let by_argument = format!("Needs {}.", by_argument.join("; "));
+    Some(if by_argument.len() < by_action.len() {
+        by_argument
+    } else {
+        by_action
+    })
 }
 
 fn find_target(op: &Operation, media: Option<&MediaType>, name: &str) -> Option<Target> {

@@ -106,7 +106,7 @@ impl Default for GroupOptions {
             filter: OperationFilter::default(),
             max_tools: 40,
             max_summary_chars: 60,
-            max_parameter_description_chars: 80,
+            max_parameter_description_chars: 40,
         }
     }
 }
@@ -236,7 +236,15 @@ impl Aliases {
 }
 
 /// One argument an operation takes: spec name, schema, description, required.
-type RawArgument<'a> = (String, &'a Value, Option<&'a str>, bool);
+type RawArgument<'a> = (String, &'a Value, Option<&'a str>, Required);
+
+/// Whether an argument is required, and whether because it fills the path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Required {
+    No,
+    Yes,
+    Path,
+}
 
 /// The arguments of an operation, in the order tools show them: path, query, header, cookie,
 /// then body properties (or `body` for a body that is not an object with properties).
@@ -252,7 +260,13 @@ fn operation_arguments(op: &Operation) -> Vec<RawArgument<'_>> {
             p.name.clone(),
             &p.schema,
             p.description.as_deref(),
-            p.required || p.location == ParameterLocation::Path,
+            if p.location == ParameterLocation::Path {
+                Required::Path
+            } else if p.required {
+                Required::Yes
+            } else {
+                Required::No
+            },
         ));
     }
     let Some(body) = &op.request_body else {
@@ -283,7 +297,11 @@ fn operation_arguments(op: &Operation) -> Vec<RawArgument<'_>> {
                     name.clone(),
                     schema,
                     description,
-                    body.required && required.contains(&name.as_str()),
+                    if body.required && required.contains(&name.as_str()) {
+                        Required::Yes
+                    } else {
+                        Required::No
+                    },
                 ));
             }
         }
@@ -293,7 +311,11 @@ fn operation_arguments(op: &Operation) -> Vec<RawArgument<'_>> {
                     "body".to_owned(),
                     &media.schema,
                     body.description.as_deref(),
-                    body.required,
+                    if body.required {
+                        Required::Yes
+                    } else {
+                        Required::No
+                    },
                 ));
             }
         }
@@ -310,7 +332,7 @@ struct Merged {
     enum_everywhere: bool,
     items: Option<Value>,
     required_for: Vec<String>,
-    used_by: usize,
+    path_in: usize,
 }
 
 fn group_tool(
@@ -332,17 +354,16 @@ fn group_tool(
             action.clone(),
             crate::profile::OperationRef::Id(op.operation_id.clone()),
         );
-        lines.push(format!(
-            "{action}: {}",
-            summary_line(op, options.max_summary_chars)
-        ));
+        let summary = summary_line(op, options.max_summary_chars);
+        if adds_meaning(&summary, &action, &key_tokens) || op.deprecated {
+            lines.push(format!("{action}: {summary}"));
+        }
         for (raw, schema, description, required) in operation_arguments(op) {
             let arg = aliases.argument(&raw).to_owned();
             let m = merged.entry(arg).or_insert_with(|| Merged {
                 enum_everywhere: true,
                 ..Merged::default()
             });
-            m.used_by += 1;
             for t in param_types(schema) {
                 if !m.types.contains(&t) {
                     m.types.push(t);
@@ -351,7 +372,7 @@ fn group_tool(
             if m.description.is_none() {
                 m.description = description
                     .map(|d| short(d, options.max_parameter_description_chars))
-                    .filter(|d| !d.is_empty());
+                    .filter(|d| adds_meaning(d, &raw, &[]));
             }
             match schema.get("enum").and_then(Value::as_array) {
                 Some(values) if m.enum_everywhere => {
@@ -367,8 +388,12 @@ fn group_tool(
             if m.items.is_none() {
                 m.items = schema.get("items").map(compact_items);
             }
-            if required {
-                m.required_for.push(action.clone());
+            match required {
+                Required::Yes => m.required_for.push(action.clone()),
+                // A path value is required where the path has it; planning names the action
+                // when it is missing, so the description need not list it.
+                Required::Path => m.path_in += 1,
+                Required::No => {}
             }
         }
     }
@@ -381,7 +406,7 @@ fn group_tool(
             ACTION.to_owned(),
             ParameterDef {
                 param_type: ParamTypes::One(ParamType::String),
-                description: Some("Action to perform (see the list above)".to_owned()),
+                description: Some("Action to perform".to_owned()),
                 required: true,
                 required_for: Vec::new(),
                 enum_values: Some(
@@ -397,7 +422,8 @@ fn group_tool(
         );
     }
     for (arg, m) in merged {
-        let everywhere = m.required_for.len() == all_actions.len();
+        let everywhere = m.required_for.len() == all_actions.len()
+            || (m.path_in == all_actions.len() && m.required_for.is_empty());
         let is_array = m.types.contains(&ParamType::Array);
         let param_type = match m.types.as_slice() {
             [] => ParamTypes::Many(ANY_TYPES.to_vec()),
@@ -433,11 +459,18 @@ fn group_tool(
             .unwrap_or_default()
     } else {
         let title = key.replace('_', " ");
-        format!(
-            "Manage {title} ({} actions). Actions:\n{}",
-            ops.len(),
-            lines.join("\n")
-        )
+        if lines.is_empty() {
+            format!(
+                "Manage {title}: {} actions, see `action`; ids in its path are required.",
+                ops.len()
+            )
+        } else {
+            format!(
+                "Manage {title}: {} actions, see `action`; ids in its path are required. Notes:\n{}",
+                ops.len(),
+                lines.join("\n")
+            )
+        }
     };
     ToolDef {
         name,
@@ -657,6 +690,28 @@ fn action_name(op: &Operation, group: &[String]) -> String {
         }
     }
     name
+}
+
+/// Words that say nothing beyond an action name.
+const STOP_WORDS: [&str; 16] = [
+    "a", "an", "the", "for", "to", "of", "in", "on", "by", "if", "is", "and", "or", "from", "with",
+    "it",
+];
+
+/// Whether `summary` says something the action and group names do not (compared by word stem).
+fn adds_meaning(summary: &str, action: &str, group: &[String]) -> bool {
+    let stem = |w: &str| {
+        let w = w.to_ascii_lowercase();
+        w.strip_suffix("es")
+            .filter(|s| s.ends_with("ss") || s.ends_with("ch") || s.ends_with('x'))
+            .or_else(|| w.strip_suffix('s'))
+            .map_or(w.clone(), str::to_owned)
+    };
+    let known: HashSet<String> = words(action).iter().chain(group).map(|w| stem(w)).collect();
+    words(summary)
+        .iter()
+        .filter(|w| !STOP_WORDS.contains(&w.as_str()))
+        .any(|w| !known.contains(&stem(w)))
 }
 
 /// One line for an action: the summary (or the description's first sentence), capped.
