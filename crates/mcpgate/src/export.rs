@@ -68,13 +68,20 @@ pub fn catalog_options(args: &CatalogArgs) -> CatalogOptions {
 
 /// Grouping options from the flags (no filter but `--read-only`).
 pub fn group_options(args: &CatalogArgs) -> GroupOptions {
+    let defaults = GroupOptions::default();
     GroupOptions {
+        max_summary_chars: defaults
+            .max_summary_chars
+            .min(args.max_description_chars.max(1)),
+        max_parameter_description_chars: defaults
+            .max_parameter_description_chars
+            .min(args.max_description_chars.max(1)),
         by: args.group_by.into(),
         filter: OperationFilter {
             read_only: args.read_only,
             ..OperationFilter::default()
         },
-        ..GroupOptions::default()
+        ..defaults
     }
 }
 
@@ -95,6 +102,11 @@ pub fn catalog_for(sources: &Sources) -> ToolCatalog {
         }
         (None, ToolsMode::Grouped) => {
             let profile = tools::group_profile(spec, &group_options(args));
+            // The tool text is already made of capped one-liners; the whole list is kept.
+            let options = CatalogOptions {
+                max_description_chars: 1 << 20,
+                ..options
+            };
             tools::catalog_from_profile(spec, &profile, &options)
         }
         (None, ToolsMode::Operations) => {
