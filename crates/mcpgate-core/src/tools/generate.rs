@@ -297,8 +297,8 @@ fn profile_tool(
                 continue;
             }
             let canonical = aliases.target(name);
-            if let Some(target) = find_target(&op, media, name)
-                .or_else(|| canonical.and_then(|c| find_target(&op, media, c)))
+            if let Some(target) = find_target(op, media, name)
+                .or_else(|| canonical.and_then(|c| find_target(op, media, c)))
             {
                 bindings.push(ArgumentBinding {
                     argument: name.clone(),

@@ -73,8 +73,7 @@ impl OperationFilter {
                     .methods
                     .iter()
                     .any(|m| m.eq_ignore_ascii_case(op.method.as_str())))
-            && (self.operation_ids.is_empty()
-                || self.operation_ids.iter().any(|id| *id == op.operation_id))
+            && (self.operation_ids.is_empty() || self.operation_ids.contains(&op.operation_id))
             && (!self.read_only || is_read_only(&op.method))
     }
 }

@@ -155,25 +155,19 @@ impl Cx<'_> {
                         }
                     }
                 }
-                "const" => {
-                    if !value.is_null() {
-                        out.insert("enum".into(), Value::Array(vec![value.clone()]));
-                    }
+                "const" if !value.is_null() => {
+                    out.insert("enum".into(), Value::Array(vec![value.clone()]));
                 }
-                "format" => {
-                    if value.as_str().is_some_and(|f| KEPT_FORMATS.contains(&f)) {
-                        out.insert(key.clone(), value.clone());
-                    }
+                "format" if value.as_str().is_some_and(|f| KEPT_FORMATS.contains(&f)) => {
+                    out.insert(key.clone(), value.clone());
                 }
-                "default" => {
-                    if !value.is_null() && !value.is_object() && !value.is_array() {
-                        out.insert(key.clone(), value.clone());
-                    }
+                "default" if !value.is_null() && !value.is_object() && !value.is_array() => {
+                    out.insert(key.clone(), value.clone());
                 }
-                "minimum" | "maximum" | "minLength" | "maxLength" | "minItems" | "maxItems" => {
-                    if value.is_number() {
-                        out.insert(key.clone(), value.clone());
-                    }
+                "minimum" | "maximum" | "minLength" | "maxLength" | "minItems" | "maxItems"
+                    if value.is_number() =>
+                {
+                    out.insert(key.clone(), value.clone());
                 }
                 "items" if depth < MAX_DEPTH => {
                     out.insert(key.clone(), self.safe(value, depth + 1, stack));
