@@ -48,6 +48,7 @@ async fn main() -> anyhow::Result<()> {
     let sources = SourceArgs {
         spec: Some(root.join("openapi.yaml")),
         profile: Some(root.join("profile.json")),
+        catalog: Default::default(),
     }
     .load()?;
     let base = format!("http://{addr}/api/v4");

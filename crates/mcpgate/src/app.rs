@@ -4,17 +4,13 @@ use crate::config::{Config, Sources};
 use crate::mcp::Gateway;
 use crate::upstream::{Upstream, UpstreamSettings};
 use mcpgate_core::policy::RetryPolicy;
-use mcpgate_core::tools::{self, CatalogOptions, PlanSettings, ReplySettings, ToolCatalog};
+use mcpgate_core::tools::{PlanSettings, ReplySettings, ToolCatalog};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Builds the tool catalog for the sources.
 pub fn catalog(sources: &Sources) -> ToolCatalog {
-    let options = CatalogOptions::default();
-    match &sources.profile {
-        Some(p) => tools::catalog_from_profile(&sources.spec, p, &options),
-        None => tools::catalog_from_spec(&sources.spec, &options),
-    }
+    crate::export::catalog_for(sources)
 }
 
 /// Builds the gateway: catalog, upstream client and settings.
@@ -80,12 +76,14 @@ pub fn build(config: &Config, sources: &Sources) -> anyhow::Result<Arc<Gateway>>
         .map(|p| p.profile_name.clone())
         .or_else(|| Some(sources.spec.title.clone()));
     let instructions = sources.profile.as_ref().and_then(|p| p.description.clone());
-    Ok(Arc::new(Gateway::new(
+    let gateway = Gateway::new(
         catalog,
         upstream,
         plan_settings,
         reply_settings,
         title,
         instructions,
-    )))
+    );
+    crate::export::enforce_budget(gateway.wire_tools(), &sources.catalog)?;
+    Ok(Arc::new(gateway))
 }

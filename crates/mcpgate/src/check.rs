@@ -4,10 +4,7 @@ use crate::config::{CheckArgs, Sources};
 use mcpgate_core::tools::ToolCatalog;
 use std::io::Write;
 
-/// Estimated tokens of a JSON text (about 4 bytes per token for JSON-heavy text).
-pub fn estimate_tokens(bytes: usize) -> usize {
-    bytes.div_ceil(4)
-}
+pub use mcpgate_core::tools::estimate_tokens;
 
 /// Runs the check; returns the process exit code (0 clean, 1 errors).
 pub fn run(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
@@ -19,10 +16,15 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         }
     };
     let catalog = crate::app::catalog(&sources);
-    report(&sources, &catalog, out)
+    report(&sources, &catalog, args.strict, out)
 }
 
-fn report(sources: &Sources, catalog: &ToolCatalog, out: &mut dyn Write) -> anyhow::Result<i32> {
+fn report(
+    sources: &Sources,
+    catalog: &ToolCatalog,
+    strict: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<i32> {
     let errors = sources.diagnostics.iter().filter(|d| d.is_error()).count();
     let warnings = sources.diagnostics.len() - errors;
     for d in &sources.diagnostics {
@@ -37,7 +39,14 @@ fn report(sources: &Sources, catalog: &ToolCatalog, out: &mut dyn Write) -> anyh
     )?;
     match &sources.profile_name {
         Some(p) => writeln!(out, "profile: {p}")?,
-        None => writeln!(out, "profile: none (one tool per operation)")?,
+        None => match sources.catalog.tools_mode {
+            crate::config::ToolsMode::Operations => {
+                writeln!(out, "profile: none (one tool per operation)")?
+            }
+            crate::config::ToolsMode::Grouped => {
+                writeln!(out, "profile: none (grouped by resource)")?
+            }
+        },
     }
     if sources.profile_name.is_some() && sources.profile.is_none() {
         writeln!(
@@ -71,9 +80,7 @@ fn report(sources: &Sources, catalog: &ToolCatalog, out: &mut dyn Write) -> anyh
             actions.join(", ")
         )?;
     }
-    let list_bytes = serde_json::to_string(&serde_json::json!({ "tools": wire }))
-        .map(|s| s.len())
-        .unwrap_or(0);
+    let list_bytes = crate::export::tools_list_bytes(&wire);
     writeln!(
         out,
         "total: {} tools, tools/list {} bytes, ~{} tokens",
@@ -81,6 +88,10 @@ fn report(sources: &Sources, catalog: &ToolCatalog, out: &mut dyn Write) -> anyh
         list_bytes,
         estimate_tokens(list_bytes)
     )?;
+    let over = mcpgate_core::tools::budget_problem(list_bytes, sources.catalog.budget_tokens);
+    if let Some(problem) = &over {
+        writeln!(out, "warning: {problem}")?;
+    }
     writeln!(out, "{errors} error(s), {warnings} warning(s)")?;
-    Ok(i32::from(errors > 0))
+    Ok(i32::from(errors > 0 || (strict && over.is_some())))
 }

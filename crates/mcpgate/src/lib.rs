@@ -6,6 +6,7 @@
 pub mod app;
 pub mod check;
 pub mod config;
+pub mod export;
 pub mod mcp;
 pub mod telemetry;
 pub mod transport;

@@ -25,6 +25,16 @@ fn main() -> ExitCode {
             let _ = writeln!(std::io::stdout().lock(), "{text}");
             ExitCode::SUCCESS
         }
+        Some(Command::Profile(args)) => {
+            let mut out = std::io::stdout().lock();
+            match mcpgate::export::run(&args, &mut out) {
+                Ok(code) => ExitCode::from(code as u8),
+                Err(e) => {
+                    let _ = writeln!(std::io::stderr(), "error: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     }

@@ -136,6 +136,12 @@ fn every_shared_spec_gives_valid_tools() {
                 t.name
             );
             assert_eq!(t.input_schema["type"], "object", "{name}: {}", t.name);
+            let problems = tools::client_safety_problems(&t.input_schema);
+            assert!(
+                problems.is_empty(),
+                "{name}: {} is not client-safe: {problems:?}",
+                t.name
+            );
             for key in ["oneOf", "anyOf", "allOf"] {
                 assert!(
                     t.input_schema.get(key).is_none(),

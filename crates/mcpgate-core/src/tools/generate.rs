@@ -1,6 +1,7 @@
 //! Tool definitions from a spec alone (one tool per operation) or from a profile.
 
 use super::names::{sanitize_argument_name, sanitize_tool_name, unique};
+use super::safe::{SchemaMode, make_client_safe};
 use super::{
     ActionBinding, ArgumentBinding, ArgumentSpec, Target, ToolAnnotations, ToolCatalog,
     ToolDefinition,
@@ -17,14 +18,26 @@ use std::sync::Arc;
 pub struct CatalogOptions {
     /// Longest description kept (characters); longer text is cut with an ellipsis.
     pub max_description_chars: usize,
+    /// Input schema dialect: the client-safe subset (default) or full JSON Schema 2020-12.
+    pub schema_mode: SchemaMode,
 }
 
 impl Default for CatalogOptions {
     fn default() -> Self {
         Self {
             max_description_chars: 1024,
+            schema_mode: SchemaMode::Safe,
         }
     }
+}
+
+/// The final input schema object, made client-safe when the options say so.
+fn finish_schema(schema: Value, options: &CatalogOptions) -> Arc<Map<String, Value>> {
+    let mut schema = into_object(schema);
+    if options.schema_mode == SchemaMode::Safe {
+        make_client_safe(&mut schema);
+    }
+    Arc::new(schema)
 }
 
 /// Arguments that select behaviour and are never sent upstream unless a profile says otherwise.
@@ -193,7 +206,7 @@ fn tool_for_operation(
         name,
         title: op.summary.as_deref().map(|s| clean_text(s, 200)),
         description,
-        input_schema: Arc::new(into_object(input_schema)),
+        input_schema: finish_schema(input_schema, options),
         annotations,
         action_argument: None,
         actions: vec![action],
@@ -331,7 +344,7 @@ fn composite_tool(
         name: tool.name.clone(),
         title: None,
         description: clean_text(&tool.description, options.max_description_chars),
-        input_schema: Arc::new(into_object(input_schema)),
+        input_schema: finish_schema(input_schema, options),
         annotations,
         action_argument: None,
         actions: Vec::new(),
@@ -448,7 +461,7 @@ fn profile_tool(
         name: tool.name.clone(),
         title: None,
         description,
-        input_schema: Arc::new(into_object(input_schema)),
+        input_schema: finish_schema(input_schema, options),
         annotations,
         action_argument,
         actions,
@@ -459,24 +472,68 @@ fn profile_tool(
 }
 
 /// "Needs: get: project_id; list_projects: group_id." — only for actions that need something
-/// beyond the always-required arguments.
+/// beyond the always-required arguments. When listing by argument is shorter ("Needs owner,
+/// repo: all but list; comment_id: get_comment, delete_comment."), that form is used: big
+/// grouped tools share most required arguments across actions.
 fn requirement_summary<'a>(
     tool: &ToolDef,
     actions: impl Iterator<Item = &'a String>,
 ) -> Option<String> {
+    let actions: Vec<&String> = actions.collect();
     let mut parts = Vec::new();
-    for action in actions {
+    for action in &actions {
         let needed: Vec<&str> = tool
             .parameters
             .iter()
-            .filter(|(_, d)| d.required_for.iter().any(|a| a == action))
+            .filter(|(_, d)| d.required_for.iter().any(|a| a == *action))
             .map(|(n, _)| n.as_str())
             .collect();
         if !needed.is_empty() {
             parts.push(format!("{action}: {}", needed.join(", ")));
         }
     }
-    (!parts.is_empty()).then(|| format!("Needs: {}.", parts.join("; ")))
+    if parts.is_empty() {
+        return None;
+    }
+    let by_action = format!("Needs: {}.", parts.join("; "));
+    // By argument: arguments with the same action set share one entry.
+    let mut sets: Vec<(Vec<&str>, Vec<&str>)> = Vec::new();
+    for (name, def) in &tool.parameters {
+        let set: Vec<&str> = actions
+            .iter()
+            .filter(|a| def.required_for.iter().any(|r| r == **a))
+            .map(|a| a.as_str())
+            .collect();
+        if set.is_empty() {
+            continue;
+        }
+        match sets.iter_mut().find(|(s, _)| *s == set) {
+            Some((_, names)) => names.push(name),
+            None => sets.push((set, vec![name.as_str()])),
+        }
+    }
+    let by_argument: Vec<String> = sets
+        .iter()
+        .map(|(set, names)| {
+            let listed = if set.len() * 2 > actions.len() {
+                let rest: Vec<&str> = actions
+                    .iter()
+                    .map(|a| a.as_str())
+                    .filter(|a| !set.contains(a))
+                    .collect();
+                format!("all but {}", rest.join(", "))
+            } else {
+                set.join(", ")
+            };
+            format!("{}: {listed}", names.join(", "))
+        })
+        .collect();
+    let by_argument = format!("Needs {}.", by_argument.join("; "));
+    Some(if by_argument.len() < by_action.len() {
+        by_argument
+    } else {
+        by_action
+    })
 }
 
 fn find_target(op: &Operation, media: Option<&MediaType>, name: &str) -> Option<Target> {

@@ -4,18 +4,24 @@
 //! pure, deterministic function of its inputs (stable `tools/list` order).
 
 mod arguments;
+mod budget;
 mod composite;
 mod generate;
+mod group;
 mod names;
 mod response;
+mod safe;
 
 pub use arguments::{
     ArgumentError, BodyPart, PlanSettings, PlannedBody, RequestPlan, plan_call, plan_step,
 };
+pub use budget::{BudgetMode, budget_problem, estimate_tokens, read_only_profile};
 pub use composite::{CompositePlan, CompositeStep, set_path, step_levels};
 pub use generate::{CatalogOptions, catalog_from_profile, catalog_from_spec};
+pub use group::{GroupBy, GroupOptions, OperationFilter, group_profile, is_read_only};
 pub use names::sanitize_tool_name;
 pub use response::{Content, ReplySettings, ToolOutput, UpstreamReply, json_output, shape_reply};
+pub use safe::{SchemaMode, client_safety_problems, make_client_safe};
 
 use crate::spec::{Operation, ParameterStyle};
 use serde_json::{Map, Value};

@@ -14,6 +14,9 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod catalog;
+pub use catalog::{BudgetModeArg, CatalogArgs, GroupByArg, SchemaModeArg, ToolsMode};
+
 /// mcpgate: any OpenAPI 3.x API as MCP tools.
 #[derive(Debug, Parser)]
 #[command(name = "mcpgate", version, about)]
@@ -36,6 +39,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Print the JSON Schema of the profile format.
     Schema,
+    /// Profile tools: `profile export` writes a grouped profile for a spec.
+    Profile(crate::export::ProfileArgs),
 }
 
 /// Transport.
@@ -67,6 +72,9 @@ pub struct SourceArgs {
     /// Profile JSON; without one, every operation becomes a tool.
     #[arg(long = "profile", env = "MCP_PROFILE_PATH")]
     pub profile: Option<PathBuf>,
+    /// Catalog shape and token budget.
+    #[command(flatten)]
+    pub catalog: CatalogArgs,
 }
 
 /// Flags of `serve`.
@@ -394,6 +402,9 @@ pub struct CheckArgs {
     /// Spec and profile.
     #[command(flatten)]
     pub source: SourceArgs,
+    /// Exit 1 when tools/list is over `--tools-budget-tokens`.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// A secret string: never shown by `Debug` or `Display`.
@@ -442,6 +453,8 @@ pub struct Sources {
     pub spec_name: String,
     /// Display name of the profile file.
     pub profile_name: Option<String>,
+    /// Catalog shape and token budget.
+    pub catalog: CatalogArgs,
 }
 
 /// Reads the process environment (the only place that does).
@@ -519,6 +532,7 @@ impl SourceArgs {
             diagnostics,
             spec_name,
             profile_name,
+            catalog: self.catalog.clone(),
         })
     }
 }
