@@ -51,6 +51,15 @@ async fn main() -> anyhow::Result<()> {
         catalog: Default::default(),
     }
     .load()?;
+    // Measure the gateway, not the example profile's outbound limit (600/min).
+    let mut sources = sources;
+    if let Some(i) = sources
+        .profile
+        .as_mut()
+        .and_then(|p| p.interceptors.as_mut())
+    {
+        i.rate_limit = None;
+    }
     let base = format!("http://{addr}/api/v4");
     let cli = <mcpgate::config::Cli as clap::Parser>::try_parse_from([
         "mcpgate",
