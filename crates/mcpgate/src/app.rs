@@ -84,6 +84,17 @@ pub fn build(config: &Config, sources: &Sources) -> anyhow::Result<Arc<Gateway>>
         title,
         instructions,
     );
-    crate::export::enforce_budget(gateway.wire_tools(), &sources.catalog)?;
-    Ok(Arc::new(gateway))
+    let gateway = Arc::new(gateway);
+    let refuse = sources.catalog.budget_tokens.is_some()
+        && mcpgate_core::tools::BudgetMode::from(sources.catalog.budget_mode)
+            == mcpgate_core::tools::BudgetMode::Refuse;
+    if refuse {
+        crate::export::enforce_budget(gateway.wire_tools(), &sources.catalog)?;
+    } else {
+        // Only a report (and maybe a warning): measuring a large tools/list costs tens of
+        // milliseconds, so it happens beside start-up, not before it.
+        let (g, args) = (gateway.clone(), sources.catalog.clone());
+        std::thread::spawn(move || crate::export::enforce_budget(g.wire_tools(), &args));
+    }
+    Ok(gateway)
 }
