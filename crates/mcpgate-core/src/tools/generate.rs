@@ -185,11 +185,11 @@ fn tool_for_operation(
         }
     }
 
-    let mut input_schema = json!({ "type": "object", "properties": Value::Object(properties) });
-    if !required.is_empty() {
-        input_schema["required"] = Value::Array(required);
+    let mut input_schema = object_schema(properties, required);
+    let defs = spec.defs_for(&input_schema);
+    if !defs.is_empty() {
+        input_schema["$defs"] = Value::Object(defs);
     }
-    attach_defs(&mut input_schema, &spec.defs);
 
     let description = operation_description(op, options);
     let annotations = annotations_for([&op.method]);
@@ -294,6 +294,32 @@ fn bind_arguments(
     bindings
 }
 
+/// Adds the profile tool's declared parameters to the input schema and the validation rules.
+fn add_declared_arguments(
+    tool: &ToolDef,
+    options: &CatalogOptions,
+    properties: &mut Map<String, Value>,
+    required: &mut Vec<Value>,
+    arguments: &mut Vec<ArgumentSpec>,
+) {
+    for (name, def) in &tool.parameters {
+        properties.insert(name.clone(), parameter_schema(def, options));
+        if def.required {
+            required.push(Value::String(name.clone()));
+        }
+        arguments.push(argument_from_def(name, def));
+    }
+}
+
+/// `{"type": "object", "properties": …, "required": […]}` (no `required` when empty).
+fn object_schema(properties: Map<String, Value>, required: Vec<Value>) -> Value {
+    let mut schema = json!({ "type": "object", "properties": Value::Object(properties) });
+    if !required.is_empty() {
+        schema["required"] = Value::Array(required);
+    }
+    schema
+}
+
 /// A composite tool: its arguments go to every step (aliases applied), the steps run in levels.
 fn composite_tool(
     spec: &ApiSpec,
@@ -328,17 +354,14 @@ fn composite_tool(
     let mut properties = Map::new();
     let mut required = Vec::new();
     let mut arguments = Vec::new();
-    for (name, def) in &tool.parameters {
-        properties.insert(name.clone(), parameter_schema(def, options));
-        if def.required {
-            required.push(Value::String(name.clone()));
-        }
-        arguments.push(argument_from_def(name, def));
-    }
-    let mut input_schema = json!({ "type": "object", "properties": Value::Object(properties) });
-    if !required.is_empty() {
-        input_schema["required"] = Value::Array(required);
-    }
+    add_declared_arguments(
+        tool,
+        options,
+        &mut properties,
+        &mut required,
+        &mut arguments,
+    );
+    let input_schema = object_schema(properties, required);
     let annotations = annotations_for(steps.iter().map(|s| &s.action.operation.method));
     Some(ToolDefinition {
         name: tool.name.clone(),
@@ -439,17 +462,14 @@ fn profile_tool(
             default: None,
         });
     }
-    for (name, def) in &tool.parameters {
-        properties.insert(name.clone(), parameter_schema(def, options));
-        if def.required {
-            required.push(Value::String(name.clone()));
-        }
-        arguments.push(argument_from_def(name, def));
-    }
-    let mut input_schema = json!({ "type": "object", "properties": Value::Object(properties) });
-    if !required.is_empty() {
-        input_schema["required"] = Value::Array(required);
-    }
+    add_declared_arguments(
+        tool,
+        options,
+        &mut properties,
+        &mut required,
+        &mut arguments,
+    );
+    let input_schema = object_schema(properties, required);
 
     let mut description = clean_text(&tool.description, options.max_description_chars);
     if let Some(summary) = requirement_summary(tool, operations.keys()) {
@@ -727,49 +747,6 @@ fn clean_schema(schema: &Value) -> Value {
         }
         Value::Bool(true) => json!({}),
         other => other.clone(),
-    }
-}
-
-/// Adds to `schema` a `$defs` with every definition it refers to (transitively).
-fn attach_defs(schema: &mut Value, defs: &Map<String, Value>) {
-    if defs.is_empty() {
-        return;
-    }
-    let mut needed = BTreeSet::new();
-    let mut queue = Vec::new();
-    collect_def_refs(schema, &mut queue);
-    while let Some(name) = queue.pop() {
-        if needed.insert(name.clone()) {
-            if let Some(d) = defs.get(&name) {
-                collect_def_refs(d, &mut queue);
-            }
-        }
-    }
-    if needed.is_empty() {
-        return;
-    }
-    let mut out = Map::new();
-    for name in needed {
-        out.insert(
-            name.clone(),
-            defs.get(&name).cloned().unwrap_or_else(|| json!({})),
-        );
-    }
-    schema["$defs"] = Value::Object(out);
-}
-
-fn collect_def_refs(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::Object(m) => {
-            if let Some(Value::String(r)) = m.get("$ref") {
-                if let Some(name) = r.strip_prefix("#/$defs/") {
-                    out.push(name.replace("~1", "/").replace("~0", "~"));
-                }
-            }
-            m.values().for_each(|x| collect_def_refs(x, out));
-        }
-        Value::Array(a) => a.iter().for_each(|x| collect_def_refs(x, out)),
-        _ => {}
     }
 }
 
