@@ -96,16 +96,7 @@ fn tool_for_operation(
         }
         arguments.push(argument_from_schema(&arg, &schema, required_here));
         properties.insert(arg.clone(), schema);
-        let target = match p.location {
-            ParameterLocation::Path => Target::Path(p.name.clone()),
-            ParameterLocation::Query => Target::Query {
-                name: p.name.clone(),
-                style: p.style,
-                explode: p.explode,
-            },
-            ParameterLocation::Header => Target::Header(p.name.clone()),
-            ParameterLocation::Cookie => Target::Cookie(p.name.clone()),
-        };
+        let target = parameter_target(p);
         bindings.push(ArgumentBinding {
             argument: arg,
             target,
@@ -556,18 +547,23 @@ fn requirement_summary<'a>(
     })
 }
 
+/// Where a spec parameter's value goes.
+fn parameter_target(p: &crate::spec::Parameter) -> Target {
+    match p.location {
+        ParameterLocation::Path => Target::Path(p.name.clone()),
+        ParameterLocation::Query => Target::Query {
+            name: p.name.clone(),
+            style: p.style,
+            explode: p.explode,
+        },
+        ParameterLocation::Header => Target::Header(p.name.clone()),
+        ParameterLocation::Cookie => Target::Cookie(p.name.clone()),
+    }
+}
+
 fn find_target(op: &Operation, media: Option<&MediaType>, name: &str) -> Option<Target> {
     if let Some(p) = op.parameters.iter().find(|p| p.name == name) {
-        return Some(match p.location {
-            ParameterLocation::Path => Target::Path(p.name.clone()),
-            ParameterLocation::Query => Target::Query {
-                name: p.name.clone(),
-                style: p.style,
-                explode: p.explode,
-            },
-            ParameterLocation::Header => Target::Header(p.name.clone()),
-            ParameterLocation::Cookie => Target::Cookie(p.name.clone()),
-        });
+        return Some(parameter_target(p));
     }
     let media = media?;
     let in_body = media

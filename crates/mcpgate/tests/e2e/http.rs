@@ -844,12 +844,7 @@ async fn conformance(mode: &str) {
     );
     let c = client();
     gate.ready(&c).await;
-    let url = gate.url("/mcp");
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("bash").arg(script).arg(url).output().unwrap()
-    })
-    .await
-    .unwrap();
+    let out = run_tool(script, gate.url("/mcp"), &[]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let last = stdout
         .lines()
@@ -885,22 +880,7 @@ async fn official_sdk_client_over_http() {
     let gate = HttpGate::start(&mock.url("/api/v4"), &[("GITLAB_TOKEN", "glpat-sdk")]);
     let c = client();
     gate.ready(&c).await;
-    let url = gate.url("/mcp");
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("bash")
-            .arg(script)
-            .arg(url)
-            .args([
-                "--tool",
-                "manage_projects",
-                "--args",
-                r#"{"action":"get","project_id":"group/sub"}"#,
-            ])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let out = run_tool(script, gate.url("/mcp"), &GET_GROUP_SUB).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -2,7 +2,6 @@
 
 use crate::support::*;
 use serde_json::json;
-use std::process::Command;
 
 #[tokio::test]
 async fn official_sdk_client_calls_a_tool_over_stdio_with_the_token_from_env() {
@@ -22,20 +21,11 @@ async fn official_sdk_client_calls_a_tool_over_stdio_with_the_token_from_env() {
         example_profile(),
         example_spec()
     );
-    let script = shared.join("tools/mcp-client-check.sh");
-    let out = blocking(move || {
-        Command::new("bash")
-            .arg(script)
-            .arg(cmd)
-            .args([
-                "--tool",
-                "manage_projects",
-                "--args",
-                r#"{"action":"get","project_id":"group/sub"}"#,
-            ])
-            .output()
-            .unwrap()
-    })
+    let out = run_tool(
+        shared.join("tools/mcp-client-check.sh"),
+        cmd,
+        &GET_GROUP_SUB,
+    )
     .await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(

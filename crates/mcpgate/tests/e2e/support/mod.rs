@@ -248,3 +248,29 @@ pub fn example_spec() -> String {
         .display()
         .to_string()
 }
+
+/// Arguments of a `manage_projects` `get` call for `group/sub`, as `mcp-client-check.sh` takes them.
+pub const GET_GROUP_SUB: [&str; 4] = [
+    "--tool",
+    "manage_projects",
+    "--args",
+    r#"{"action":"get","project_id":"group/sub"}"#,
+];
+
+/// Runs one of the shared interop scripts (`bash SCRIPT TARGET ARGS…`), e.g. the official SDK
+/// client `mcp-client-check.sh` or `conformance.sh`, off the async runtime.
+pub async fn run_tool(
+    script: PathBuf,
+    target: String,
+    args: &'static [&'static str],
+) -> std::process::Output {
+    blocking(move || {
+        Command::new("bash")
+            .arg(script)
+            .arg(target)
+            .args(args)
+            .output()
+            .unwrap()
+    })
+    .await
+}
