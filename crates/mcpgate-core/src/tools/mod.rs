@@ -52,7 +52,12 @@ impl ToolCatalog {
 
     /// A tool by name.
     pub fn get(&self, name: &str) -> Option<&ToolDefinition> {
-        self.by_name.get(name).and_then(|&i| self.tools.get(i))
+        self.position(name).and_then(|i| self.tools.get(i))
+    }
+
+    /// Index of a tool in `tools()` (for lists kept parallel to it).
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
     }
 
     /// Number of tools.

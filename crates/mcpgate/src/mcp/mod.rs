@@ -220,12 +220,10 @@ impl ServerHandler for McpHandler {
         ))
     }
 
+    /// rmcp asks for this on every HTTP POST (header validation): a map lookup, not a scan.
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.gateway
-            .wire_tools
-            .iter()
-            .find(|t| t.name == name)
-            .cloned()
+        let i = self.gateway.catalog.position(name)?;
+        self.gateway.wire_tools.get(i).cloned()
     }
 
     async fn call_tool(
