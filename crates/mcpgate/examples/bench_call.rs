@@ -73,9 +73,7 @@ async fn main() -> anyhow::Result<()> {
         unreachable!()
     };
     let mut config = mcpgate::config::Config::resolve(args, &sources)?;
-    config.auth = vec![StaticAuth::Bearer(mcpgate::config::Secret::new(
-        "bench".into(),
-    ))];
+    config.auth = vec![StaticAuth::Bearer(mcpgate::config::Secret::new("bench"))];
     let gateway = mcpgate::app::build(&config, &sources)?;
     let tool = gateway.catalog.get("manage_projects").unwrap();
     let call_args = json!({"action": "list", "search": "a", "per_page": 5});

@@ -9,7 +9,6 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use mcpgate_core::Diagnostic;
 use mcpgate_core::profile::{self, AuthType, Profile};
 use mcpgate_core::spec::{self, ApiSpec, LoadOptions};
-use std::fmt;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -407,27 +406,8 @@ pub struct CheckArgs {
     pub strict: bool,
 }
 
-/// A secret string: never shown by `Debug` or `Display`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a value.
-    pub fn new(value: String) -> Self {
-        Self(value)
-    }
-
-    /// The value, for the one place that sends it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+/// Secrets are the core's redacting newtype (`Debug`/`Display` print `[redacted]`).
+pub use mcpgate_core::profile::Secret;
 
 /// A static upstream credential from the environment.
 #[derive(Debug, Clone)]
@@ -697,7 +677,7 @@ mod tests {
     fn secrets_are_redacted_in_debug() {
         let a = StaticAuth::Header(
             http::HeaderName::from_static("private-token"),
-            Secret::new("glpat-canary".into()),
+            Secret::new("glpat-canary"),
         );
         let text = format!("{a:?}");
         assert!(

@@ -14,7 +14,7 @@ fn settings(base: &str) -> UpstreamSettings {
         base_url: url::Url::parse(base).unwrap(),
         auth: vec![StaticAuth::Header(
             http::HeaderName::from_static("private-token"),
-            Secret::new("tok-123".into()),
+            Secret::new("tok-123"),
         )],
         retry: RetryPolicy {
             max_attempts: 3,
@@ -181,7 +181,7 @@ async fn credentials_never_follow_a_redirect_to_another_origin() {
     let mut s = settings(&mock.url(""));
     s.auth.push(StaticAuth::Query(
         "private_token".into(),
-        Secret::new("q-secret".into()),
+        Secret::new("q-secret"),
     ));
     let up = Upstream::new(s).unwrap();
     // Same origin: followed, credentials kept.
