@@ -26,6 +26,21 @@ pub const RATE_LIMIT_REJECTIONS: &str = "mcpgate_rate_limit_rejections_total";
 pub const ACTIVE_SESSIONS: &str = "mcpgate_active_sessions";
 /// `mcpgate_build_info{version}` gauge, always 1.
 pub const BUILD_INFO: &str = "mcpgate_build_info";
+/// `mcpgate_oauth_logins_total{outcome}`: finished sign-ins through the upstream
+/// (`success`, `denied`, `upstream_error`, `invalid_request`).
+pub const OAUTH_LOGINS: &str = "mcpgate_oauth_logins_total";
+/// `mcpgate_oauth_tokens_issued_total{grant}`: our tokens issued
+/// (`authorization_code`, `refresh_token`).
+pub const OAUTH_TOKENS_ISSUED: &str = "mcpgate_oauth_tokens_issued_total";
+/// `mcpgate_oauth_token_errors_total{error}`: token endpoint refusals by OAuth error code.
+pub const OAUTH_TOKEN_ERRORS: &str = "mcpgate_oauth_token_errors_total";
+/// `mcpgate_upstream_token_refresh_total{outcome="success|failure"}`: refreshes of a user's
+/// upstream (GitLab) token.
+pub const UPSTREAM_TOKEN_REFRESH: &str = "mcpgate_upstream_token_refresh_total";
+/// `mcpgate_store_errors_total{op}`: state store operations that failed.
+pub const STORE_ERRORS: &str = "mcpgate_store_errors_total";
+/// `mcpgate_store_up` gauge: 1 when the last state store check succeeded.
+pub const STORE_UP: &str = "mcpgate_store_up";
 
 const BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
@@ -60,6 +75,25 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
     metrics::describe_gauge!(BUILD_INFO, "Build information");
     metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     metrics::gauge!(ACTIVE_SESSIONS).set(0.0);
+    metrics::describe_counter!(OAUTH_LOGINS, "Sign-ins through the upstream by outcome");
+    metrics::describe_counter!(OAUTH_TOKENS_ISSUED, "Access tokens issued by grant type");
+    metrics::describe_counter!(OAUTH_TOKEN_ERRORS, "Token endpoint refusals by error code");
+    metrics::describe_counter!(
+        UPSTREAM_TOKEN_REFRESH,
+        "Refreshes of users' upstream tokens by outcome"
+    );
+    metrics::describe_counter!(STORE_ERRORS, "Failed state store operations");
+    metrics::describe_gauge!(STORE_UP, "1 when the state store answered the last check");
+    // Series that alerts use exist from the start (a rate over a missing series is no alert).
+    for outcome in ["success", "denied", "upstream_error", "invalid_request"] {
+        metrics::counter!(OAUTH_LOGINS, "outcome" => outcome).absolute(0);
+    }
+    for outcome in ["success", "failure"] {
+        metrics::counter!(UPSTREAM_TOKEN_REFRESH, "outcome" => outcome).absolute(0);
+    }
+    metrics::counter!(STORE_ERRORS, "op" => "any").absolute(0);
+    metrics::counter!(RATE_LIMIT_REJECTIONS, "kind" => "inbound").absolute(0);
+    metrics::counter!(RATE_LIMIT_REJECTIONS, "kind" => "outbound").absolute(0);
     let _ = HANDLE.set(handle.clone());
     Ok(handle)
 }
@@ -128,4 +162,35 @@ pub fn rate_limited(kind: &'static str) {
 /// The number of open stateful sessions.
 pub fn set_active_sessions(n: usize) {
     metrics::gauge!(ACTIVE_SESSIONS).set(n as f64);
+}
+
+/// One finished sign-in through the upstream.
+pub fn oauth_login(outcome: &'static str) {
+    metrics::counter!(OAUTH_LOGINS, "outcome" => outcome).increment(1);
+}
+
+/// One access token issued by our token endpoint.
+pub fn oauth_token_issued(grant: &'static str) {
+    metrics::counter!(OAUTH_TOKENS_ISSUED, "grant" => grant).increment(1);
+}
+
+/// One token endpoint refusal (`error` is an OAuth error code).
+pub fn oauth_token_error(error: &'static str) {
+    metrics::counter!(OAUTH_TOKEN_ERRORS, "error" => error).increment(1);
+}
+
+/// One refresh of a user's upstream token.
+pub fn upstream_token_refresh(ok: bool) {
+    let outcome = if ok { "success" } else { "failure" };
+    metrics::counter!(UPSTREAM_TOKEN_REFRESH, "outcome" => outcome).increment(1);
+}
+
+/// One failed state store operation.
+pub fn store_error(op: &'static str) {
+    metrics::counter!(STORE_ERRORS, "op" => op).increment(1);
+}
+
+/// Whether the state store answered the last check.
+pub fn set_store_up(up: bool) {
+    metrics::gauge!(STORE_UP).set(if up { 1.0 } else { 0.0 });
 }
