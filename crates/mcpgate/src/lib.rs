@@ -8,6 +8,7 @@ pub mod check;
 pub mod config;
 pub mod export;
 pub mod mcp;
+pub mod oauth;
 pub mod telemetry;
 pub mod transport;
 pub mod upstream;
