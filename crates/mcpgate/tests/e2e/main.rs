@@ -9,6 +9,7 @@
 
 mod composite;
 mod http;
+mod oauth;
 mod stdio;
 mod support;
 mod upstream;
