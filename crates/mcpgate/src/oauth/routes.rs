@@ -97,6 +97,8 @@ fn oauth_error(status: StatusCode, error: &'static str, description: &str) -> Re
     )
 }
 
+/// `form-action` is left out on purpose: browsers apply it to the redirects after the
+/// submit, and approve/deny redirect to the upstream and to the client's own URI.
 fn html(status: StatusCode, body: String) -> Response {
     let mut resp = (
         status,
@@ -109,7 +111,7 @@ fn html(status: StatusCode, body: String) -> Response {
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::Duration;
 
 const KEY: &str = "mBrFT3MLzpzJygV6+ygFlTligSorqzfTXtIQ/k2pahw=";
-const REDIRECT: &str = "http://127.0.0.1:9/callback";
+const REDIRECT: &str = "http://127.0.0.1:43127/callback";
 
 fn oauth_profile() -> String {
     repo_root()
@@ -558,7 +558,7 @@ async fn negative_cases_give_oauth_errors_and_no_token() {
     }
     // Unregistered redirect URI: an error page, never a redirect.
     let r = h
-        .get(flow.authorize_url(&[("redirect_uri", "http://127.0.0.1:9/other")]))
+        .get(flow.authorize_url(&[("redirect_uri", "http://127.0.0.1:43127/other")]))
         .send()
         .await
         .unwrap();
@@ -833,4 +833,110 @@ async fn two_replicas_share_logins_through_redis_and_survive_kill_9() {
     a.child.wait().unwrap();
     let answer = call(&b, &t.access).await;
     assert_eq!(answer.status, 200, "{}", answer.text);
+}
+
+/// `/tmp/mcpgate-browser` with playwright-core, and Debian's chromium; `None` (skip) unless
+/// interop tests are required.
+fn browser() -> Option<std::path::PathBuf> {
+    let dir = std::path::PathBuf::from(
+        std::env::var("MCPGATE_BROWSER_DIR").unwrap_or_else(|_| "/tmp/mcpgate-browser".into()),
+    );
+    let chromium = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if dir.join("node_modules/playwright-core").is_dir() && std::path::Path::new(&chromium).exists()
+    {
+        std::fs::copy(
+            repo_root().join("scripts/consent-browser.mjs"),
+            dir.join("consent-browser.mjs"),
+        )
+        .unwrap();
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("MCPGATE_REQUIRE_INTEROP").is_err(),
+        "playwright-core in {} and chromium are required (see .ci/run)",
+        dir.display()
+    );
+    eprintln!("skipped: no playwright-core/chromium");
+    None
+}
+
+/// The consent page in a real browser: it renders, Approve completes the flow (the code it
+/// yields buys a token), Deny returns access_denied to the client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consent_page_in_headless_chromium() {
+    let Some(dir) = browser() else {
+        return;
+    };
+    let gl = MockGitLab::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let gate = start_gate(
+        &gl,
+        free_port(),
+        &[("MCP_DATA_DIR", data.path().to_str().unwrap())],
+    );
+    gate.ready(&client()).await;
+    let flow = Flow::register(&gate).await;
+    for choice in ["approve", "deny"] {
+        let url = flow.authorize_url(&[]).to_string();
+        let shot = data.path().join(format!("consent-{choice}.png"));
+        let (dir, shot_arg) = (dir.clone(), shot.display().to_string());
+        let out = blocking(move || {
+            Command::new("node")
+                .current_dir(&dir)
+                .args(["consent-browser.mjs", &url, choice, &shot_arg])
+                .output()
+                .unwrap()
+        })
+        .await;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{choice}: {stdout}\n{}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            gate.stderr()
+        );
+        let report: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+        assert!(
+            report["title"].as_str().unwrap().contains("Authorize e2e"),
+            "{report}"
+        );
+        let text = report["text"].as_str().unwrap();
+        assert!(
+            text.contains("api") && text.contains("read_user") && text.contains("127.0.0.1"),
+            "{text}"
+        );
+        assert!(
+            std::fs::metadata(&shot).unwrap().len() > 1000,
+            "a screenshot was taken"
+        );
+        let fin = url::Url::parse(report["final"].as_str().unwrap()).unwrap();
+        let q = query(&fin);
+        assert_eq!(q.get("state").map(String::as_str), Some("client-state-1"));
+        if choice == "approve" {
+            let redirect = report["redirect_uri"].as_str().unwrap();
+            assert_ne!(
+                redirect, REDIRECT,
+                "the loopback port differs from the registered one"
+            );
+            let (status, body, _) = flow
+                .token(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", &q["code"]),
+                    ("redirect_uri", redirect),
+                    ("client_id", &flow.client_id),
+                    ("code_verifier", &flow.verifier),
+                ])
+                .await;
+            assert_eq!(status, 200, "{body}");
+            let access = body["access_token"].as_str().unwrap();
+            assert_eq!(seen_by(&call(&gate, access).await), "alice");
+        } else {
+            assert_eq!(
+                q.get("error").map(String::as_str),
+                Some("access_denied"),
+                "{fin}"
+            );
+            assert!(!q.contains_key("code"));
+        }
+    }
 }
