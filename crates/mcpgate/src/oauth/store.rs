@@ -242,6 +242,43 @@ impl Store {
         self.take(key).await.map(drop)
     }
 
+    /// Whether every replica sees this store (Redis), rather than one process (embedded).
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Self::Redis(..))
+    }
+
+    /// Counts one more hit in the fixed window that `key` starts (Redis only; the embedded
+    /// store answers `(0, 0)`, leaving limits to the process). Returns the count and the time
+    /// until the window ends.
+    pub async fn count_in_window(
+        &self,
+        key: &str,
+        window: Duration,
+    ) -> Result<(u64, Duration), StoreError> {
+        let Self::Redis(conn, prefix) = self else {
+            return Ok((0, Duration::ZERO));
+        };
+        let mut c = conn.clone();
+        let k = format!("{prefix}{key}");
+        let (n, ttl): (u64, i64) = redis::pipe()
+            .atomic()
+            .cmd("SET")
+            .arg(&k)
+            .arg(0)
+            .arg("PX")
+            .arg(ttl_ms(window))
+            .arg("NX")
+            .ignore()
+            .cmd("INCR")
+            .arg(&k)
+            .cmd("PTTL")
+            .arg(&k)
+            .query_async(&mut c)
+            .await
+            .map_err(|e| StoreError::redis(&e))?;
+        Ok((n, Duration::from_millis(ttl.max(0) as u64)))
+    }
+
     /// Whether the store answers (for `/ready`).
     pub async fn ping(&self) -> Result<(), StoreError> {
         match self {
@@ -365,6 +402,14 @@ mod tests {
             );
             return;
         };
-        exercise(&s, &uuid::Uuid::new_v4().to_string()).await;
+        let ns = uuid::Uuid::new_v4().to_string();
+        exercise(&s, &ns).await;
+        let key = format!("{ns}:rl");
+        let w = Duration::from_secs(60);
+        assert_eq!(s.count_in_window(&key, w).await.unwrap().0, 1);
+        let (n, reset) = s.count_in_window(&key, w).await.unwrap();
+        assert_eq!(n, 2);
+        assert!(reset > Duration::from_secs(50) && reset <= w, "{reset:?}");
+        s.delete(&key).await.unwrap();
     }
 }

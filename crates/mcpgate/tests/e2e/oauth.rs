@@ -940,3 +940,54 @@ async fn consent_page_in_headless_chromium() {
         }
     }
 }
+
+/// With Redis, the inbound limit counts per signed-in user across replicas.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_rate_limit_is_per_user_and_shared_by_replicas() {
+    let redis =
+        std::env::var("MCPGATE_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    if std::net::TcpStream::connect("127.0.0.1:6379").is_err()
+        && std::env::var("MCPGATE_TEST_REDIS").is_err()
+    {
+        assert!(
+            std::env::var("MCPGATE_REQUIRE_INTEROP").is_err(),
+            "Redis is required in CI"
+        );
+        return;
+    }
+    let gl = MockGitLab::start().await;
+    let port_a = free_port();
+    let public = format!("http://127.0.0.1:{port_a}");
+    let env = [
+        ("MCP_STORE_URL", redis.as_str()),
+        ("MCP_PUBLIC_URL", public.as_str()),
+        ("HTTP_RATE_LIMIT_ENABLED", "true"),
+        ("HTTP_RATE_LIMIT_MAX_REQUESTS", "3"),
+    ];
+    let a = start_gate(&gl, port_a, &env);
+    let b = start_gate(&gl, free_port(), &env);
+    a.ready(&client()).await;
+    b.ready(&client()).await;
+    let alice = Flow::register(&a).await.login().await;
+    let statuses = [
+        call(&a, &alice.access).await.status,
+        call(&b, &alice.access).await.status,
+        call(&a, &alice.access).await.status,
+        call(&b, &alice.access).await.status,
+    ];
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 429],
+        "three per minute, counted across replicas"
+    );
+    let limited = call(&a, &alice.access).await;
+    assert_eq!(limited.status, 429);
+    assert!(limited.header("retry-after").is_some());
+    gl.set(|s| s.next_user = "bob".into());
+    let bob = Flow::register(&a).await.login().await;
+    assert_eq!(
+        call(&a, &bob.access).await.status,
+        200,
+        "another user has their own budget"
+    );
+}

@@ -486,22 +486,46 @@ async fn mcp_entry(State(state): State<Arc<AppState>>, mut req: Request) -> Resp
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
-        if let Some(peer) = peer {
-            let client = ratelimit::client_ip(peer, req.headers(), &s.trusted_proxies);
-            if let Err(wait) = limiter.check(client, Instant::now()) {
-                metrics::rate_limited("inbound");
-                let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-                let mut resp = jsonrpc::error(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    None,
-                    jsonrpc::INVALID_REQUEST,
-                    "rate limit exceeded; retry later",
-                );
-                if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                    resp.headers_mut().insert(header::RETRY_AFTER, v);
+        let key = match (&user, peer) {
+            (Some(u), _) => Some(ratelimit::ClientKey::Principal(u.principal.clone())),
+            (None, Some(peer)) => Some(ratelimit::ClientKey::ip(ratelimit::client_ip(
+                peer,
+                req.headers(),
+                &s.trusted_proxies,
+            ))),
+            (None, None) => None,
+        };
+        let shared = state.oauth.get().filter(|o| o.store().is_shared());
+        let verdict = match (key, shared) {
+            (None, _) => Ok(()),
+            (Some(key), Some(oauth)) => {
+                let per_minute = s.rate_limit_per_minute.unwrap_or(u32::MAX);
+                match oauth
+                    .store()
+                    .count_in_window(&format!("rl:{key}"), Duration::from_secs(60))
+                    .await
+                {
+                    Ok((n, reset)) if n > u64::from(per_minute) => Err(reset),
+                    Ok(_) => Ok(()),
+                    // The store is down: fall back to this replica's own count.
+                    Err(_) => limiter.check(&key, Instant::now()),
                 }
-                return guard::decorate(resp, &origin);
             }
+            (Some(key), None) => limiter.check(&key, Instant::now()),
+        };
+        if let Err(wait) = verdict {
+            metrics::rate_limited("inbound");
+            let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+            let mut resp = jsonrpc::error(
+                StatusCode::TOO_MANY_REQUESTS,
+                None,
+                jsonrpc::INVALID_REQUEST,
+                "rate limit exceeded; retry later",
+            );
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return guard::decorate(resp, &origin);
         }
     }
     let Some(service) = state.mcp.get() else {
