@@ -991,3 +991,83 @@ async fn inbound_rate_limit_is_per_user_and_shared_by_replicas() {
         "another user has their own budget"
     );
 }
+
+/// OAuth mode refuses to start without a usable encryption key, naming the variable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_or_weak_encryption_key_refuses_to_start() {
+    let gl = MockGitLab::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let weak = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    for key in ["", "c2hvcnQ=", weak.as_str()] {
+        let mut gate = start_gate(
+            &gl,
+            free_port(),
+            &[
+                ("MCP_DATA_DIR", dir.path().to_str().unwrap()),
+                ("MCP_TOKEN_ENCRYPTION_KEY", key),
+            ],
+        );
+        let code = blocking_wait(&mut gate).await;
+        assert_eq!(code, Some(1), "key {key:?}");
+        let log = gate.stderr();
+        assert!(log.contains("MCP_TOKEN_ENCRYPTION_KEY"), "{log}");
+        assert!(
+            key.is_empty() || !log.contains(key),
+            "the key is not echoed"
+        );
+    }
+}
+
+async fn blocking_wait(gate: &mut HttpGate) -> Option<i32> {
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = gate.child.try_wait().unwrap() {
+            return status.code();
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "still running:\n{}",
+            gate.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A client identified by a metadata document URL: its redirect URIs come from the document.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_id_metadata_document_lists_the_redirect_uris() {
+    let gl = MockGitLab::start().await;
+    let doc_server = MockUpstream::start(|r, _| {
+        let host = r.header("host").unwrap_or_default().to_owned();
+        axum::response::IntoResponse::into_response(axum::Json(json!({
+            "client_id": format!("http://{host}/client.json"),
+            "client_name": "Doc Client",
+            "redirect_uris": [REDIRECT],
+        })))
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = start_gate(
+        &gl,
+        free_port(),
+        &[
+            ("MCP_DATA_DIR", dir.path().to_str().unwrap()),
+            ("MCP_OAUTH_CIMD_ALLOW_PRIVATE", "true"),
+        ],
+    );
+    gate.ready(&client()).await;
+    let mut flow = Flow::register(&gate).await;
+    flow.client_id = doc_server.url("/client.json");
+    let (consent_id, _, _) = flow.consent_page(&[]).await;
+    assert!(!consent_id.is_empty());
+    let r = flow
+        .http
+        .get(flow.authorize_url(&[("redirect_uri", "http://127.0.0.1:43127/elsewhere")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "a redirect URI the document does not list");
+    let t = flow.login().await;
+    assert_eq!(seen_by(&call(&gate, &t.access).await), "alice");
+    assert_eq!(doc_server.recorded().len(), 1, "the document is cached");
+}
