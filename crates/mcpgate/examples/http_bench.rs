@@ -11,6 +11,9 @@
 //! (VmRSS) when idle and after the runs. Everything stays on 127.0.0.1. mcpgate runs with
 //! the example GitLab profile minus its outbound rate limit, `HTTP_RATE_LIMIT_ENABLED=false`
 //! and `LOG_LEVEL=$BENCH_LOG_LEVEL` (default `info`: one access-log line per request).
+//!
+//! `BENCH_LOADGEN=wrk` drives the load with `wrk` (Debian package) instead of the in-process
+//! reqwest clients: a C load generator leaves more of the two cores to what is measured.
 #![allow(
     clippy::print_stdout,
     clippy::unwrap_used,
@@ -225,6 +228,7 @@ async fn main() {
     let call_body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
         "params": {"name": "manage_projects", "arguments": {"action": "get", "project_id": "group/sub"}}})
     .to_string();
+    let call_body_text = call_body.clone();
     let check = client
         .post(&mcp)
         .header("content-type", "application/json")
@@ -253,6 +257,7 @@ async fn main() {
         })
     };
     let direct_url = format!("http://{upstream}/api/v4/projects/group%2Fsub");
+    let direct_text = direct_url.clone();
     let direct: Arc<dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync> =
         Arc::new(move |c: &reqwest::Client| c.get(&direct_url));
 
@@ -260,6 +265,29 @@ async fn main() {
         "{:<22} {:>5} {:>10} {:>9} {:>9} {:>7}",
         "target", "conc", "calls/s", "p50 ms", "p99 ms", "errors"
     );
+    if std::env::var("BENCH_LOADGEN").is_ok_and(|v| v == "wrk") {
+        let lua = std::env::temp_dir().join(format!("mcpgate-bench-{}.lua", std::process::id()));
+        std::fs::write(
+            &lua,
+            format!(
+                "wrk.method = \"POST\"\nwrk.body = {}\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"Accept\"] = \"application/json, text/event-stream\"\nwrk.headers[\"MCP-Protocol-Version\"] = \"2025-06-18\"\n",
+                serde_json::to_string(&call_body_text).unwrap()
+            ),
+        )
+        .unwrap();
+        for concurrency in [1, 16, 64] {
+            for (name, url, script) in [
+                ("mcpgate tools/call", mcp.as_str(), Some(&lua)),
+                ("mock upstream direct", direct_text.as_str(), None),
+            ] {
+                let (rps, p50, p99, errors) = wrk(url, concurrency, secs, script);
+                println!("{name:<22} {concurrency:>5} {rps:>10.0} {p50:>9} {p99:>9} {errors:>7}");
+            }
+        }
+        let _ = std::fs::remove_file(&lua);
+        finish(pid, &mut child, &profile_path, rss_idle);
+        return;
+    }
     for concurrency in [1, 16, 64] {
         for (name, make) in [
             ("mcpgate tools/call", &via),
@@ -277,11 +305,65 @@ async fn main() {
             );
         }
     }
+    finish(pid, &mut child, &profile_path, rss_idle);
+}
+
+fn finish(
+    pid: u32,
+    child: &mut std::process::Child,
+    profile_path: &std::path::Path,
+    rss_idle: u64,
+) {
     let rss_after = rss_kib(pid);
     println!("mcpgate RSS: idle {rss_idle} KiB, after the runs {rss_after} KiB");
     let _ = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status();
     let _ = child.wait();
-    let _ = std::fs::remove_file(&profile_path);
+    let _ = std::fs::remove_file(profile_path);
+}
+
+/// One wrk run: requests/s, p50 and p99 (ms, as wrk prints them) and non-2xx/socket errors.
+fn wrk(
+    url: &str,
+    concurrency: usize,
+    secs: f64,
+    script: Option<&PathBuf>,
+) -> (f64, String, String, u64) {
+    let mut cmd = Command::new("wrk");
+    cmd.args(["-t", if concurrency == 1 { "1" } else { "2" }])
+        .arg(format!("-c{concurrency}"))
+        .arg(format!("-d{}s", secs.ceil() as u64))
+        .arg("--latency");
+    if let Some(s) = script {
+        cmd.arg("-s").arg(s);
+    }
+    let out = cmd
+        .arg(url)
+        .output()
+        .expect("wrk is not installed (apt-get install wrk)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |prefix: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(prefix))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap_or("?")
+            .to_owned()
+    };
+    let rps = text
+        .lines()
+        .find(|l| l.starts_with("Requests/sec:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    let errors = text
+        .lines()
+        .filter(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
+        .filter_map(|l| l.split_once(':').map(|(_, counts)| counts))
+        .flat_map(|c| {
+            c.split(|ch: char| !ch.is_ascii_digit())
+                .filter_map(|n| n.parse::<u64>().ok())
+        })
+        .sum();
+    (rps, field("50%"), field("99%"), errors)
 }

@@ -165,7 +165,7 @@ mod tests {
             "https://user:pw@a.example/cb",
             "myapp://cb",
             "/relative",
-            "https:///nohost",
+            "https://",
         ] {
             assert!(check_redirect_uri(uri, &p).is_err(), "{uri}");
         }

@@ -24,8 +24,11 @@ pub fn init(level: &str, format: LogFormat) -> tracing_appender::non_blocking::W
     let filter = EnvFilter::try_new(directive).unwrap_or_else(|_| EnvFilter::new("info"));
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
-        .buffered_lines_limit(64 * 1024)
-        .finish(std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr()));
+        .buffered_lines_limit(4096)
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
