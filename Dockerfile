@@ -3,6 +3,7 @@
 # mcpgate container image: one static-ish binary on distroless/cc, uid 1000, no shell.
 #
 #   docker build -t registry.example.com/mcpgate:0.1.0 .
+#   (optional: --build-arg REVISION=$(git rev-parse HEAD) --build-arg CREATED=$(date -u +%FT%TZ))
 #
 # The build stage runs scripts/build-release.sh, the same command docs/deploy.md gives for a
 # local build; crates/mcpgate/tests/deploy.rs checks this file against it. Runtime layout:
@@ -42,10 +43,14 @@ RUN sh scripts/build-release.sh \
 FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
 ARG VERSION=0.1.0
 ARG REVISION=unknown
+ARG CREATED=unknown
+ARG SOURCE=unknown
 LABEL org.opencontainers.image.title="mcpgate" \
       org.opencontainers.image.description="Any OpenAPI 3.x API as MCP tools (stdio and Streamable HTTP), with per-user OAuth" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.licenses="MIT OR Apache-2.0" \
       org.opencontainers.image.documentation="docs/deploy.md"
 COPY --from=builder /out/usr/local/bin/mcpgate /usr/local/bin/mcpgate
