@@ -9,6 +9,7 @@ pub mod config;
 pub mod export;
 pub mod healthcheck;
 pub mod mcp;
+pub mod oauth;
 pub mod telemetry;
 pub mod transport;
 pub mod upstream;

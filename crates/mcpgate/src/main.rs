@@ -71,29 +71,44 @@ fn serve(args: ServeArgs) -> ExitCode {
 async fn run(args: ServeArgs) -> anyhow::Result<()> {
     match args.transport {
         Transport::Stdio => {
-            let gateway = load(args)?;
+            let (gateway, oauth) = load(args)?;
+            if oauth.is_some() {
+                tracing::warn!(
+                    "the profile's OAuth login works over HTTP only (MCP_TRANSPORT=http); over stdio, calls carry no per-user token"
+                );
+            }
             mcpgate::transport::stdio::serve(gateway).await
         }
         Transport::Http => {
             // Bind first: /health and /ready answer while the spec loads.
             let settings = args.http_settings()?;
+            let http_args = args.http.clone();
             let server = mcpgate::transport::http::HttpServer::start(settings).await?;
             let loading = tokio::task::spawn_blocking(move || load(args));
-            let gateway = tokio::select! {
+            let (gateway, oauth) = tokio::select! {
                 r = loading => r.map_err(|e| anyhow::anyhow!("loading failed: {e}"))??,
                 () = server.shutdown_requested() => {
                     tracing::info!("stopped while loading");
                     return Ok(());
                 }
             };
-            server.set_ready(gateway);
+            let oauth = match oauth {
+                Some((def, name)) => Some(mcpgate::oauth::setup(&http_args, &def, &name).await?),
+                None => None,
+            };
+            server.set_ready(gateway, oauth);
             server.wait().await
         }
     }
 }
 
+/// The profile's OAuth settings and the name to show on the consent page.
+type OAuthDef = (mcpgate_core::profile::OAuthConfigDef, String);
+
 /// Loads spec and profile, resolves the config and builds the gateway.
-fn load(args: ServeArgs) -> anyhow::Result<std::sync::Arc<mcpgate::mcp::Gateway>> {
+fn load(
+    args: ServeArgs,
+) -> anyhow::Result<(std::sync::Arc<mcpgate::mcp::Gateway>, Option<OAuthDef>)> {
     let sources = args.source.load()?;
     for d in &sources.diagnostics {
         if d.is_error() {
@@ -116,7 +131,15 @@ fn load(args: ServeArgs) -> anyhow::Result<std::sync::Arc<mcpgate::mcp::Gateway>
         tracing::warn!(variable = %var, "no token set: upstream calls go out without credentials (public data only)");
     }
     let gateway = mcpgate::app::build(&config, &sources)?;
+    let oauth = sources.profile.as_ref().and_then(|p| {
+        let auth = p.interceptors.as_ref()?.auth.as_ref()?;
+        let def = auth
+            .as_slice()
+            .iter()
+            .find_map(|a| a.oauth_config.clone())?;
+        Some((def, p.profile_name.clone()))
+    });
     std::thread::spawn(move || drop(sources));
     tracing::info!(tools = gateway.catalog.len(), upstream = %gateway.upstream.base_url(), transport = ?config.args.transport, "mcpgate ready");
-    Ok(gateway)
+    Ok((gateway, oauth))
 }

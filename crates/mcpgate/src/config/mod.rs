@@ -197,6 +197,54 @@ pub struct HttpArgs {
         default_value_t = 20_000
     )]
     pub shutdown_grace_ms: u64,
+    /// OAuth mode: base64 of 32 random bytes sealing users' upstream tokens at rest
+    /// (`openssl rand -base64 32`).
+    #[arg(
+        long = "token-encryption-key",
+        env = "MCP_TOKEN_ENCRYPTION_KEY",
+        hide_env_values = true
+    )]
+    pub token_encryption_key: Option<Secret>,
+    /// The previous encryption key, still accepted for reading during a key rotation.
+    #[arg(
+        long = "token-encryption-key-previous",
+        env = "MCP_TOKEN_ENCRYPTION_KEY_PREVIOUS",
+        hide_env_values = true
+    )]
+    pub token_encryption_key_previous: Option<Secret>,
+    /// Shared state store for OAuth (`redis://…`, `rediss://…`); unset: the embedded store
+    /// in MCP_DATA_DIR (one replica).
+    #[arg(long = "store-url", env = "MCP_STORE_URL", hide_env_values = true)]
+    pub store_url: Option<Secret>,
+    /// Directory of the embedded state store.
+    #[arg(long = "data-dir", env = "MCP_DATA_DIR", default_value = "./data")]
+    pub data_dir: std::path::PathBuf,
+    /// Custom redirect URI schemes clients may register (comma list).
+    #[arg(
+        long = "oauth-redirect-schemes",
+        env = "MCP_OAUTH_REDIRECT_SCHEMES",
+        value_delimiter = ',',
+        default_value = "cursor,vscode,vscode-insiders,windsurf,claude"
+    )]
+    pub oauth_redirect_schemes: Vec<String>,
+    /// Lifetime of the access tokens mcpgate issues, in seconds.
+    #[arg(
+        long = "oauth-access-token-ttl-s",
+        env = "MCP_OAUTH_ACCESS_TOKEN_TTL_S",
+        default_value_t = 3600
+    )]
+    pub oauth_access_token_ttl_s: u64,
+    /// Lifetime of an authorization code, in milliseconds (tests shorten it).
+    #[arg(
+        long = "oauth-code-ttl-ms",
+        env = "MCP_OAUTH_CODE_TTL_MS",
+        default_value_t = 60_000,
+        hide = true
+    )]
+    pub oauth_code_ttl_ms: u64,
+    /// Let Client ID Metadata Documents live on private or loopback addresses (tests only).
+    #[arg(long = "oauth-cimd-allow-private", env = "MCP_OAUTH_CIMD_ALLOW_PRIVATE", default_value_t = false, hide = true, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub oauth_cimd_allow_private: bool,
 }
 
 /// An IP network (`10.0.0.0/8`, `::1/128`, or a single address).

@@ -245,12 +245,14 @@ impl ServerHandler for McpHandler {
             .and_then(|p| p.headers.get("x-request-id"))
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
+        // Over HTTP with OAuth, the transport put the signed-in caller on the request.
+        let user = parts
+            .and_then(|p| p.extensions.get::<crate::oauth::UserCredential>())
+            .cloned();
+        let credential = user.map_or_else(|| self.credential.clone(), Credential::User);
         let span = tracing::info_span!("tool_call", request_id = %request_id);
         let call = tracing::Instrument::instrument(
-            trace::with_traceparent(
-                traceparent,
-                self.gateway.call(tool, &args, &self.credential),
-            ),
+            trace::with_traceparent(traceparent, self.gateway.call(tool, &args, &credential)),
             span,
         );
         let out = tokio::select! {

@@ -46,8 +46,11 @@ pub enum UpstreamError {
 pub enum Credential {
     /// The configured static credentials.
     Static,
-    /// A bearer token of the calling user.
+    /// A fixed bearer token.
     Bearer(Secret),
+    /// The signed-in caller's upstream token: refreshed once and the call replayed when the
+    /// upstream answers 401.
+    User(crate::oauth::UserCredential),
 }
 
 /// Outbound rate limits: one bucket for all operations plus per-operation overrides.
@@ -143,6 +146,7 @@ impl Upstream {
         self.wait_for_slot(&plan.operation_id, deadline).await?;
         let url = self.url_for(plan)?;
         let mut attempt = 1;
+        let mut refreshed = false;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -171,6 +175,17 @@ impl Upstream {
                 }
                 Err(e) => return Err(e),
             };
+            // The user's upstream token was refused: refresh it once and replay the call.
+            if let (Credential::User(user), Ok(reply)) = (credential, &finished) {
+                if reply.status == 401 && !refreshed {
+                    refreshed = true;
+                    if user.refresh_after_401().await {
+                        tracing::debug!(operation = %plan.operation_id, "upstream token refreshed; replaying the call");
+                        continue;
+                    }
+                    return finished;
+                }
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             match self
                 .settings
@@ -254,7 +269,12 @@ impl Upstream {
             req_headers.append(k.clone(), v.clone());
         }
         match credential {
-            Credential::Bearer(token) => {
+            Credential::Bearer(_) | Credential::User(_) => {
+                let token = match credential {
+                    Credential::User(u) => u.token(),
+                    Credential::Bearer(t) => t.clone(),
+                    Credential::Static => Secret::new(String::new()),
+                };
                 let v = http::HeaderValue::from_str(&format!("Bearer {}", token.expose()))
                     .map_err(|_| {
                         UpstreamError::Request(

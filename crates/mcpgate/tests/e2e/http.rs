@@ -13,7 +13,7 @@ const ACCEPT: &str = "application/json, text/event-stream";
 
 /// `mcpgate serve --transport http` on a free loopback port.
 pub struct HttpGate {
-    child: Child,
+    pub child: Child,
     pub addr: SocketAddr,
     log: Arc<Mutex<Vec<String>>>,
 }
@@ -25,7 +25,19 @@ impl HttpGate {
     }
 
     fn spawn(base: &str, spec: &str, env: &[(&str, &str)]) -> Self {
+        Self::spawn_full(&example_profile(), spec, 0, base, env)
+    }
+
+    /// Any profile and spec on a given port (0: any free one).
+    pub fn spawn_full(
+        profile: &str,
+        spec: &str,
+        port: u16,
+        base: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
         let mut cmd = Command::new(bin());
+        let port = port.to_string();
         cmd.args([
             "serve",
             "--transport",
@@ -33,9 +45,9 @@ impl HttpGate {
             "--host",
             "127.0.0.1",
             "--port",
-            "0",
+            &port,
             "--profile",
-            &example_profile(),
+            profile,
             "--spec",
             spec,
         ])
@@ -211,7 +223,7 @@ fn init_params(version: &str) -> Value {
     json!({"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "e2e", "version": "0"}})
 }
 
-fn client() -> reqwest::Client {
+pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -815,7 +827,7 @@ async fn json_logs_have_request_ids_and_no_secrets() {
 }
 
 /// `../shared/tools/NAME`, or `None` (skip) unless MCPGATE_REQUIRE_INTEROP is set.
-fn shared_tool(name: &str) -> Option<std::path::PathBuf> {
+pub fn shared_tool(name: &str) -> Option<std::path::PathBuf> {
     let tool = shared_dir().map(|d| d.join("tools").join(name));
     match tool {
         Some(t) if t.is_file() => Some(t),

@@ -10,6 +10,7 @@
 mod composite;
 mod deploy;
 mod http;
+mod oauth;
 mod stdio;
 mod support;
 mod upstream;

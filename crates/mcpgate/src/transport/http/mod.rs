@@ -18,6 +18,7 @@ mod ratelimit;
 
 use crate::config::{HttpSettings, SessionMode};
 use crate::mcp::{Gateway, McpHandler};
+use crate::oauth::{AuthFailure, OAuth};
 use crate::telemetry::metrics;
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -89,6 +90,21 @@ struct AppState {
     inflight: Arc<InFlight>,
     stopping: AtomicBool,
     rmcp_cancel: CancellationToken,
+    /// Set with the gateway when the profile signs users in through the upstream.
+    oauth: OnceLock<Arc<OAuth>>,
+    oauth_routes: OnceLock<Router>,
+    /// The OAuth public host, accepted like MCP_PUBLIC_URL's.
+    oauth_host: OnceLock<String>,
+}
+
+impl AppState {
+    fn host_ok(&self, headers: &http::HeaderMap, uri: &http::Uri) -> bool {
+        guard::host_allowed(headers, uri, &self.settings.allowed_hosts)
+            || self
+                .oauth_host
+                .get()
+                .is_some_and(|h| guard::host_allowed(headers, uri, std::slice::from_ref(h)))
+    }
 }
 
 impl std::fmt::Debug for AppState {
@@ -147,6 +163,9 @@ impl HttpServer {
             inflight: Arc::default(),
             stopping: AtomicBool::new(false),
             rmcp_cancel: CancellationToken::new(),
+            oauth: OnceLock::new(),
+            oauth_routes: OnceLock::new(),
+            oauth_host: OnceLock::new(),
         });
         let app = router(state.clone());
         let stop_accepting = CancellationToken::new();
@@ -195,8 +214,22 @@ impl HttpServer {
         self.shutdown_requested.cancelled().await;
     }
 
-    /// Mounts the gateway at `/mcp`; `/ready` answers 200 from now on.
-    pub fn set_ready(&self, gateway: Arc<Gateway>) {
+    /// Mounts the gateway at `/mcp` (and the OAuth endpoints when `oauth` is given); `/ready`
+    /// answers 200 from now on.
+    pub fn set_ready(&self, gateway: Arc<Gateway>, oauth: Option<Arc<OAuth>>) {
+        if let Some(oauth) = oauth {
+            if let Some(host) = url::Url::parse(&oauth.issuer()).ok().and_then(|u| {
+                u.host_str()
+                    .map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase())
+            }) {
+                let _ = self.state.oauth_host.set(host);
+            }
+            let _ = self
+                .state
+                .oauth_routes
+                .set(crate::oauth::router(oauth.clone()));
+            let _ = self.state.oauth.set(oauth);
+        }
         let s = &self.state.settings;
         let stateful = s.session_mode == SessionMode::Stateful;
         let config = StreamableHttpServerConfig::default()
@@ -298,6 +331,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/ready", get(ready))
         .route("/metrics", get(metrics_route))
         .route("/mcp", any(mcp_entry))
+        .fallback(oauth_entry)
         .layer(middleware::from_fn(access_log))
         .with_state(state)
 }
@@ -349,8 +383,22 @@ async fn health() -> Response {
 
 async fn ready(State(state): State<Arc<AppState>>) -> Response {
     if state.stopping.load(Ordering::Acquire) {
-        json_status(StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"stopping"}"#)
-    } else if state.mcp.get().is_some() {
+        return json_status(StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"stopping"}"#);
+    }
+    if let Some(oauth) = state.oauth.get() {
+        let up = matches!(
+            tokio::time::timeout(Duration::from_secs(2), oauth.store().ping()).await,
+            Ok(Ok(()))
+        );
+        metrics::set_store_up(up);
+        if !up {
+            return json_status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                r#"{"status":"store unavailable"}"#,
+            );
+        }
+    }
+    if state.mcp.get().is_some() {
         json_status(StatusCode::OK, r#"{"status":"ready"}"#)
     } else {
         json_status(StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"starting"}"#)
@@ -374,13 +422,32 @@ async fn metrics_route(State(state): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
+/// Everything that is not `/mcp`, `/health`, `/ready` or `/metrics`: the OAuth endpoints
+/// when OAuth is on, else 404.
+async fn oauth_entry(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    use tower::ServiceExt as _;
+    let Some(routes) = state.oauth_routes.get() else {
+        return guard::text(StatusCode::NOT_FOUND, "Not Found");
+    };
+    if !state.host_ok(req.headers(), req.uri()) {
+        return guard::text(
+            StatusCode::FORBIDDEN,
+            "Forbidden: Host header is not allowed",
+        );
+    }
+    match routes.clone().oneshot(req).await {
+        Ok(resp) => resp,
+        Err(never) => match never {},
+    }
+}
+
 fn json_status(status: StatusCode, body: &'static str) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-async fn mcp_entry(State(state): State<Arc<AppState>>, req: Request) -> Response {
+async fn mcp_entry(State(state): State<Arc<AppState>>, mut req: Request) -> Response {
     let s = &state.settings;
-    if !guard::host_allowed(req.headers(), req.uri(), &s.allowed_hosts) {
+    if !state.host_ok(req.headers(), req.uri()) {
         tracing::warn!("refused /mcp request: Host not allowed (MCP_ALLOWED_HOSTS)");
         return guard::text(
             StatusCode::FORBIDDEN,
@@ -395,27 +462,70 @@ async fn mcp_entry(State(state): State<Arc<AppState>>, req: Request) -> Response
     if req.method() == Method::OPTIONS {
         return guard::preflight(&origin, req.headers());
     }
+    let mut user = None;
+    if let Some(oauth) = state.oauth.get() {
+        match oauth.authenticate(req.headers()).await {
+            Ok(u) => {
+                req.extensions_mut().insert(u.clone());
+                user = Some(u);
+            }
+            Err(AuthFailure::Unavailable) => {
+                let mut resp = json_status(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    r#"{"status":"store unavailable"}"#,
+                );
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+                return guard::decorate(resp, &origin);
+            }
+            Err(failure) => return guard::decorate(unauthorized(oauth, failure), &origin),
+        }
+    }
     if let Some(limiter) = &state.limiter {
         let peer = req
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
-        if let Some(peer) = peer {
-            let client = ratelimit::client_ip(peer, req.headers(), &s.trusted_proxies);
-            if let Err(wait) = limiter.check(client, Instant::now()) {
-                metrics::rate_limited("inbound");
-                let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-                let mut resp = jsonrpc::error(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    None,
-                    jsonrpc::INVALID_REQUEST,
-                    "rate limit exceeded; retry later",
-                );
-                if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                    resp.headers_mut().insert(header::RETRY_AFTER, v);
+        let key = match (&user, peer) {
+            (Some(u), _) => Some(ratelimit::ClientKey::Principal(u.principal.clone())),
+            (None, Some(peer)) => Some(ratelimit::ClientKey::ip(ratelimit::client_ip(
+                peer,
+                req.headers(),
+                &s.trusted_proxies,
+            ))),
+            (None, None) => None,
+        };
+        let shared = state.oauth.get().filter(|o| o.store().is_shared());
+        let verdict = match (key, shared) {
+            (None, _) => Ok(()),
+            (Some(key), Some(oauth)) => {
+                let per_minute = s.rate_limit_per_minute.unwrap_or(u32::MAX);
+                match oauth
+                    .store()
+                    .count_in_window(&format!("rl:{key}"), Duration::from_secs(60))
+                    .await
+                {
+                    Ok((n, reset)) if n > u64::from(per_minute) => Err(reset),
+                    Ok(_) => Ok(()),
+                    // The store is down: fall back to this replica's own count.
+                    Err(_) => limiter.check(&key, Instant::now()),
                 }
-                return guard::decorate(resp, &origin);
             }
+            (Some(key), None) => limiter.check(&key, Instant::now()),
+        };
+        if let Err(wait) = verdict {
+            metrics::rate_limited("inbound");
+            let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+            let mut resp = jsonrpc::error(
+                StatusCode::TOO_MANY_REQUESTS,
+                None,
+                jsonrpc::INVALID_REQUEST,
+                "rate limit exceeded; retry later",
+            );
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return guard::decorate(resp, &origin);
         }
     }
     let Some(service) = state.mcp.get() else {
@@ -425,7 +535,12 @@ async fn mcp_entry(State(state): State<Arc<AppState>>, req: Request) -> Response
         return guard::decorate(resp, &origin);
     };
     let resp = if req.method() == Method::POST {
-        post(&state, service, req).await
+        let resp = post(&state, service, req).await;
+        match (&user, state.oauth.get()) {
+            // The upstream refused the user's token and it could not be refreshed.
+            (Some(u), Some(oauth)) if u.needs_reauth() => unauthorized(oauth, AuthFailure::Invalid),
+            _ => resp,
+        }
     } else {
         let (mut parts, body) = req.into_parts();
         strip_secrets(&mut parts.headers);
@@ -435,6 +550,26 @@ async fn mcp_entry(State(state): State<Arc<AppState>>, req: Request) -> Response
             .map(Body::new)
     };
     guard::decorate(resp, &origin)
+}
+
+/// 401 with the RFC 9728 pointer to our metadata, as a JSON-RPC error body.
+fn unauthorized(oauth: &OAuth, failure: AuthFailure) -> Response {
+    let text = match failure {
+        AuthFailure::Missing => "authorization required: sign in (OAuth) and send the access token",
+        _ => {
+            "the access token is invalid, expired or revoked, or the upstream sign-in ended: sign in again"
+        }
+    };
+    let mut resp = jsonrpc::error(
+        StatusCode::UNAUTHORIZED,
+        None,
+        jsonrpc::INVALID_REQUEST,
+        text,
+    );
+    if let Ok(v) = HeaderValue::from_str(&oauth.challenge(failure)) {
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    resp
 }
 
 /// Credentials and cookies never reach rmcp (which logs requests with their parts).

@@ -1,4 +1,6 @@
-//! Inbound per-client rate limit: one token bucket per client IP (IPv6 by /64), bounded map.
+//! Inbound per-client rate limit: one token bucket per client — the signed-in principal when
+//! there is one, else the IP (IPv6 by /64) — in a bounded map. With a shared Redis store the
+//! count is kept in Redis instead (`oauth::Store::count_in_window`), so replicas share it.
 
 use crate::config::IpNet;
 use http::HeaderMap;
@@ -15,7 +17,7 @@ const MAX_CLIENTS: usize = 100_000;
 #[derive(Debug)]
 pub(super) struct RateLimiter {
     per_minute: u32,
-    buckets: Mutex<HashMap<IpAddr, (TokenBucket, Instant)>>,
+    buckets: Mutex<HashMap<ClientKey, (TokenBucket, Instant)>>,
 }
 
 impl RateLimiter {
@@ -28,8 +30,8 @@ impl RateLimiter {
     }
 
     /// Takes a token for `client`, or says how long until one is free.
-    pub(super) fn check(&self, client: IpAddr, now: Instant) -> Result<(), Duration> {
-        let key = bucket_key(client);
+    pub(super) fn check(&self, client: &ClientKey, now: Instant) -> Result<(), Duration> {
+        let key = client.clone();
         let mut map = self
             .buckets
             .lock()
@@ -53,6 +55,30 @@ impl RateLimiter {
         } else {
             bucket.release();
             Err(wait)
+        }
+    }
+}
+
+/// Who is limited.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) enum ClientKey {
+    /// An address (IPv6 by /64).
+    Ip(IpAddr),
+    /// A signed-in principal.
+    Principal(String),
+}
+
+impl ClientKey {
+    pub(super) fn ip(ip: IpAddr) -> Self {
+        Self::Ip(bucket_key(ip))
+    }
+}
+
+impl std::fmt::Display for ClientKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Ip(ip) => write!(f, "ip:{ip}"),
+            Self::Principal(p) => write!(f, "{p}"),
         }
     }
 }
@@ -105,17 +131,20 @@ mod tests {
     fn limits_per_client() {
         let l = RateLimiter::new(2);
         let t = Instant::now();
-        let a: IpAddr = "10.0.0.1".parse().unwrap();
-        let b: IpAddr = "10.0.0.2".parse().unwrap();
-        assert!(l.check(a, t).is_ok());
-        assert!(l.check(a, t).is_ok());
-        let wait = l.check(a, t).unwrap_err();
+        let a = ClientKey::ip("10.0.0.1".parse().unwrap());
+        let b = ClientKey::ip("10.0.0.2".parse().unwrap());
+        assert!(l.check(&a, t).is_ok());
+        assert!(l.check(&a, t).is_ok());
+        let wait = l.check(&a, t).unwrap_err();
         assert!(
             wait > Duration::from_secs(29) && wait <= Duration::from_secs(30),
             "{wait:?}"
         );
-        assert!(l.check(b, t).is_ok());
-        assert!(l.check(a, t + Duration::from_secs(30)).is_ok());
+        assert!(l.check(&b, t).is_ok());
+        assert!(l.check(&a, t + Duration::from_secs(30)).is_ok());
+        let p = ClientKey::Principal("grant:abc".into());
+        assert!(l.check(&p, t).is_ok() && l.check(&p, t).is_ok());
+        assert!(l.check(&p, t).is_err(), "principals have their own bucket");
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod gitlab;
+
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};

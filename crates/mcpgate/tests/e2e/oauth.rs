@@ -1,0 +1,993 @@
+//! Per-user OAuth end to end: the real binary, a GitLab stand-in (OAuth server + API) on
+//! loopback, the official SDK client for the happy path and a scripted client for the rest.
+#![allow(clippy::unwrap_used, clippy::disallowed_methods)]
+
+use crate::http::{HttpGate, client, rpc, shared_tool};
+use crate::support::gitlab::{CLIENT_SECRET, MockGitLab};
+use crate::support::*;
+use base64::Engine as _;
+use serde_json::{Value, json};
+use sha2::Digest as _;
+use std::collections::HashMap;
+use std::process::Command;
+use std::time::Duration;
+
+const KEY: &str = "mBrFT3MLzpzJygV6+ygFlTligSorqzfTXtIQ/k2pahw=";
+const REDIRECT: &str = "http://127.0.0.1:43127/callback";
+
+fn oauth_profile() -> String {
+    repo_root()
+        .join("examples/gitlab/oauth-profile.json")
+        .display()
+        .to_string()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// mcpgate in OAuth mode against `gl`, on a fixed port so the callback URL is known.
+fn start_gate(gl: &MockGitLab, port: u16, extra: &[(&str, &str)]) -> HttpGate {
+    let public = format!("http://127.0.0.1:{port}");
+    let mut env: Vec<(String, String)> = gl.env(&public);
+    env.push(("MCP_TOKEN_ENCRYPTION_KEY".into(), KEY.into()));
+    env.push(("HTTP_RATE_LIMIT_ENABLED".into(), "false".into()));
+    env.push(("LOG_LEVEL".into(), "trace".into()));
+    for (k, v) in extra {
+        env.retain(|(ek, _)| ek != k);
+        env.push(((*k).into(), (*v).into()));
+    }
+    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    HttpGate::spawn_full(
+        &oauth_profile(),
+        &example_spec(),
+        port,
+        &gl.url("/api/v4"),
+        &env_refs,
+    )
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+fn pkce() -> (String, String) {
+    let verifier = format!("v{}", uuid::Uuid::new_v4().simple()).repeat(2);
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+fn location(resp: &reqwest::Response) -> url::Url {
+    let loc = resp
+        .headers()
+        .get("location")
+        .unwrap_or_else(|| panic!("no Location on HTTP {}", resp.status()))
+        .to_str()
+        .unwrap();
+    url::Url::parse(loc).unwrap()
+}
+
+fn query(u: &url::Url) -> HashMap<String, String> {
+    u.query_pairs().into_owned().collect()
+}
+
+fn attr(html: &str, name: &str) -> String {
+    let needle = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&needle)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + needle.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+/// A scripted MCP client: registration, PKCE, consent, the GitLab round trip, tokens.
+struct Flow<'a> {
+    gate: &'a HttpGate,
+    http: reqwest::Client,
+    client_id: String,
+    verifier: String,
+    challenge: String,
+}
+
+#[derive(Debug, Clone)]
+struct Tokens {
+    access: String,
+    refresh: String,
+    code: String,
+}
+
+impl<'a> Flow<'a> {
+    async fn register(gate: &'a HttpGate) -> Self {
+        let http = no_redirects();
+        let r = http
+            .post(gate.url("/oauth/register"))
+            .json(&json!({"client_name": "e2e", "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let body: Value = r.json().await.unwrap();
+        let (verifier, challenge) = pkce();
+        Self {
+            gate,
+            http,
+            client_id: body["client_id"].as_str().unwrap().to_owned(),
+            verifier,
+            challenge,
+        }
+    }
+
+    fn authorize_url(&self, extra: &[(&str, &str)]) -> url::Url {
+        let mut u = url::Url::parse(&self.gate.url("/oauth/authorize")).unwrap();
+        let mut params: Vec<(&str, &str)> = vec![
+            ("response_type", "code"),
+            ("client_id", &self.client_id),
+            ("redirect_uri", REDIRECT),
+            ("code_challenge", &self.challenge),
+            ("code_challenge_method", "S256"),
+            ("state", "client-state-1"),
+        ];
+        for (k, v) in extra {
+            params.retain(|(pk, _)| pk != k);
+            if !v.is_empty() {
+                params.push((k, v));
+            }
+        }
+        u.query_pairs_mut().extend_pairs(params);
+        u
+    }
+
+    /// GET /oauth/authorize → (consent_id, csrf, cookie).
+    async fn consent_page(&self, extra: &[(&str, &str)]) -> (String, String, String) {
+        let r = self
+            .http
+            .get(self.authorize_url(extra))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{:?}", r.headers());
+        assert_eq!(r.headers()["x-frame-options"], "DENY");
+        assert!(
+            r.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'")
+        );
+        let cookie = r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let html = r.text().await.unwrap();
+        (attr(&html, "consent_id"), attr(&html, "csrf_token"), cookie)
+    }
+
+    async fn answer_consent(
+        &self,
+        consent: &(String, String, String),
+        decision: &str,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.gate.url("/oauth/authorize"))
+            .header("cookie", &consent.2)
+            .form(&[
+                ("consent_id", consent.0.as_str()),
+                ("csrf_token", consent.1.as_str()),
+                ("decision", decision),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Consent approved → GitLab → our callback → the client's redirect with code.
+    async fn code(&self, extra: &[(&str, &str)]) -> url::Url {
+        let consent = self.consent_page(extra).await;
+        let r = self.answer_consent(&consent, "approve").await;
+        assert_eq!(r.status(), 302);
+        let to_gitlab = location(&r);
+        let r = self.http.get(to_gitlab).send().await.unwrap();
+        assert_eq!(r.status(), 302);
+        let callback = location(&r);
+        let r = self.http.get(callback).send().await.unwrap();
+        assert_eq!(r.status(), 302);
+        location(&r)
+    }
+
+    async fn token(&self, form: &[(&str, &str)]) -> (u16, Value, reqwest::header::HeaderMap) {
+        let r = self
+            .http
+            .post(self.gate.url("/oauth/token"))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        (status, r.json().await.unwrap_or(Value::Null), headers)
+    }
+
+    async fn exchange(&self, code: &str) -> (u16, Value) {
+        let (s, v, _) = self
+            .token(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", REDIRECT),
+                ("client_id", &self.client_id),
+                ("code_verifier", &self.verifier),
+            ])
+            .await;
+        (s, v)
+    }
+
+    async fn login(&self) -> Tokens {
+        let back = self.code(&[]).await;
+        let q = query(&back);
+        assert_eq!(q.get("state").map(String::as_str), Some("client-state-1"));
+        assert_eq!(q.get("iss"), Some(&self.gate.url("")), "RFC 9207 iss");
+        let code = q["code"].clone();
+        let (status, body) = self.exchange(&code).await;
+        assert_eq!(status, 200, "{body}");
+        Tokens {
+            access: body["access_token"].as_str().unwrap().to_owned(),
+            refresh: body["refresh_token"].as_str().unwrap().to_owned(),
+            code,
+        }
+    }
+
+    async fn refresh(&self, refresh: &str) -> (u16, Value) {
+        let (s, v, _) = self
+            .token(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh),
+                ("client_id", &self.client_id),
+            ])
+            .await;
+        (s, v)
+    }
+}
+
+/// One `tools/call` of manage_projects get with a bearer token.
+async fn call(gate: &HttpGate, token: &str) -> crate::http::Answer {
+    let auth = format!("Bearer {token}");
+    rpc(
+        &client(),
+        &gate.url("/mcp"),
+        7,
+        "tools/call",
+        json!({"name": "manage_projects", "arguments": {"action": "get", "project_id": "group/sub"}}),
+        &[("authorization", &auth), ("mcp-protocol-version", "2025-06-18")],
+    )
+    .await
+}
+
+fn seen_by(answer: &crate::http::Answer) -> String {
+    let text = answer.body["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    v["seen_by"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_metadata_and_401_challenge() {
+    let gl = MockGitLab::start().await;
+    let port = free_port();
+    let gate = start_gate(
+        &gl,
+        port,
+        &[(
+            "MCP_DATA_DIR",
+            tempfile::tempdir().unwrap().path().to_str().unwrap(),
+        )],
+    );
+    let c = client();
+    gate.ready(&c).await;
+    let public = format!("http://127.0.0.1:{port}");
+    let a = rpc(&c, &gate.url("/mcp"), 1, "tools/list", json!({}), &[]).await;
+    assert_eq!(a.status, 401);
+    let challenge = a.header("www-authenticate").unwrap().to_owned();
+    assert!(
+        challenge.contains(&format!(
+            "resource_metadata=\"{public}/.well-known/oauth-protected-resource/mcp\""
+        )),
+        "{challenge}"
+    );
+    assert!(!challenge.contains("invalid_token"));
+    let a = rpc(
+        &c,
+        &gate.url("/mcp"),
+        1,
+        "tools/list",
+        json!({}),
+        &[("authorization", "Bearer nope")],
+    )
+    .await;
+    assert_eq!(a.status, 401);
+    assert!(
+        a.header("www-authenticate")
+            .unwrap()
+            .contains("error=\"invalid_token\"")
+    );
+    for path in [
+        "/.well-known/oauth-protected-resource/mcp",
+        "/.well-known/oauth-protected-resource",
+    ] {
+        let prm: Value = c
+            .get(gate.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(prm["resource"], format!("{public}/mcp"));
+        assert_eq!(prm["authorization_servers"], json!([public]));
+        assert_eq!(prm["scopes_supported"], json!(["api", "read_user"]));
+    }
+    for path in [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+    ] {
+        let md: Value = c
+            .get(gate.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(md["issuer"], public);
+        assert_eq!(
+            md["registration_endpoint"],
+            format!("{public}/oauth/register")
+        );
+        assert_eq!(md["code_challenge_methods_supported"], json!(["S256"]));
+        assert_eq!(md["scopes_supported"], json!(["api", "read_user"]));
+        assert_eq!(
+            md["grant_types_supported"],
+            json!(["authorization_code", "refresh_token"])
+        );
+    }
+}
+
+/// The official SDK client signs in twice as two different GitLab users; each tool call
+/// reaches GitLab with that user's token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_client_signs_in_and_each_user_gets_their_own_gitlab_token() {
+    let Some(script) = shared_tool("mcp-client-check.sh") else {
+        return;
+    };
+    let gl = MockGitLab::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = start_gate(
+        &gl,
+        free_port(),
+        &[("MCP_DATA_DIR", dir.path().to_str().unwrap())],
+    );
+    gate.ready(&client()).await;
+    for user in ["alice", "bob"] {
+        gl.set(|s| s.next_user = user.into());
+        let (script, url) = (script.clone(), gate.url("/mcp"));
+        let out = blocking(move || {
+            Command::new("bash")
+                .arg(script)
+                .arg(url)
+                .args([
+                    "--oauth",
+                    "--tool",
+                    "manage_projects",
+                    "--args",
+                    r#"{"action":"get","project_id":"group/sub"}"#,
+                ])
+                .output()
+                .unwrap()
+        })
+        .await;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "mcp-client-check --oauth ({user}) failed:\n{stdout}\n{}\n--- gate:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            gate.stderr()
+        );
+        assert!(
+            stdout.contains("consent page"),
+            "the consent page was shown: {stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("\\\"seen_by\\\":\\\"{user}\\\""))
+                || stdout.contains(&format!("\"seen_by\":\"{user}\"")),
+            "{stdout}"
+        );
+    }
+    let calls = gl.api_calls();
+    let alice: Vec<_> = calls
+        .iter()
+        .filter(|(_, t)| t.starts_with("glat-alice-"))
+        .collect();
+    let bob: Vec<_> = calls
+        .iter()
+        .filter(|(_, t)| t.starts_with("glat-bob-"))
+        .collect();
+    assert_eq!(alice.len(), 1, "{calls:?}");
+    assert_eq!(bob.len(), 1, "{calls:?}");
+    assert_eq!(alice[0].0, "/api/v4/projects/group%2Fsub");
+    assert_eq!(calls.len(), 2, "no call without a user token: {calls:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripted_flow_refresh_rotation_revocation_and_no_secrets_in_logs() {
+    let gl = MockGitLab::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = start_gate(
+        &gl,
+        free_port(),
+        &[
+            ("MCP_DATA_DIR", dir.path().to_str().unwrap()),
+            ("LOG_FORMAT", "json"),
+        ],
+    );
+    gate.ready(&client()).await;
+    let flow = Flow::register(&gate).await;
+    let t = flow.login().await;
+    let a = call(&gate, &t.access).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(seen_by(&a), "alice", "{}", a.text);
+
+    // Code replay: refused, and the grant issued from it is revoked.
+    let (status, body) = flow.exchange(&t.code).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert_eq!(
+        call(&gate, &t.access).await.status,
+        401,
+        "replay revoked the grant"
+    );
+
+    // Fresh login; refresh rotates; reuse of the rotated refresh token revokes everything.
+    let t = flow.login().await;
+    let (status, r1) = flow.refresh(&t.refresh).await;
+    assert_eq!(status, 200, "{r1}");
+    let new_access = r1["access_token"].as_str().unwrap().to_owned();
+    let new_refresh = r1["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(new_refresh, t.refresh);
+    assert_eq!(call(&gate, &new_access).await.status, 200);
+    let (status, body) = flow.refresh(&t.refresh).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    assert_eq!(
+        call(&gate, &new_access).await.status,
+        401,
+        "reuse revoked the grant"
+    );
+    let (status, _) = flow.refresh(&new_refresh).await;
+    assert_eq!(status, 400, "the newest refresh token died with the grant");
+
+    // RFC 7009 revocation of an access token.
+    let t = flow.login().await;
+    let (_, _, headers) = flow
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "x"),
+            ("client_id", &flow.client_id),
+        ])
+        .await;
+    assert_eq!(headers["cache-control"], "no-store");
+    let r = flow
+        .http
+        .post(gate.url("/oauth/revoke"))
+        .form(&[("token", t.access.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(call(&gate, &t.access).await.status, 401, "revoked token");
+
+    // Nothing secret in the logs, at trace level.
+    let log = gate.stderr();
+    let issued = [
+        t.access.as_str(),
+        t.refresh.as_str(),
+        t.code.as_str(),
+        new_access.as_str(),
+        new_refresh.as_str(),
+    ];
+    for secret in issued.iter().copied().chain([
+        CLIENT_SECRET,
+        KEY,
+        "glat-alice",
+        "glrt-alice",
+        "glcode-",
+        "mcpgate_csrf=",
+        "client-state-1",
+    ]) {
+        assert!(!log.contains(secret), "`{secret}` appears in the logs");
+    }
+    assert!(log.contains("user signed in through the upstream"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn negative_cases_give_oauth_errors_and_no_token() {
+    let gl = MockGitLab::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = start_gate(
+        &gl,
+        free_port(),
+        &[
+            ("MCP_DATA_DIR", dir.path().to_str().unwrap()),
+            ("MCP_OAUTH_CODE_TTL_MS", "300"),
+        ],
+    );
+    gate.ready(&client()).await;
+    let flow = Flow::register(&gate).await;
+    let h = &flow.http;
+
+    // Registration: redirect URIs outside the policy.
+    for bad in [
+        "http://evil.example/cb",
+        "javascript:alert(1)",
+        "https://a.example/cb#x",
+        "myapp://cb",
+    ] {
+        let r = h
+            .post(gate.url("/oauth/register"))
+            .json(&json!({"redirect_uris": [bad]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"], "invalid_redirect_uri", "{bad}");
+    }
+    // Unregistered redirect URI: an error page, never a redirect.
+    let r = h
+        .get(flow.authorize_url(&[("redirect_uri", "http://127.0.0.1:43127/other")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().get("location").is_none());
+    // Missing and plain PKCE, another resource, unknown scope: redirected OAuth errors.
+    for (extra, error) in [
+        (vec![("code_challenge", "")], "invalid_request"),
+        (vec![("code_challenge_method", "plain")], "invalid_request"),
+        (
+            vec![("resource", "https://other.example/mcp")],
+            "invalid_target",
+        ),
+        (vec![("scope", "api sudo")], "invalid_scope"),
+        (
+            vec![("response_type", "token")],
+            "unsupported_response_type",
+        ),
+    ] {
+        let r = h.get(flow.authorize_url(&extra)).send().await.unwrap();
+        assert_eq!(r.status(), 302, "{extra:?}");
+        let q = query(&location(&r));
+        assert_eq!(q.get("error").map(String::as_str), Some(error), "{extra:?}");
+        assert_eq!(q.get("state").map(String::as_str), Some("client-state-1"));
+        assert!(!q.contains_key("code"));
+    }
+    // Consent POST without the CSRF cookie, or with a wrong token.
+    let consent = flow.consent_page(&[]).await;
+    let r = h
+        .post(gate.url("/oauth/authorize"))
+        .form(&[
+            ("consent_id", consent.0.as_str()),
+            ("csrf_token", consent.1.as_str()),
+            ("decision", "approve"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "no cookie");
+    let forged = (
+        consent.0.clone(),
+        "forged".to_owned(),
+        "mcpgate_csrf=forged".to_owned(),
+    );
+    assert_eq!(
+        flow.answer_consent(&forged, "approve").await.status(),
+        403,
+        "wrong token"
+    );
+    // Deny → access_denied to the client.
+    let consent = flow.consent_page(&[]).await;
+    let r = flow.answer_consent(&consent, "deny").await;
+    let q = query(&location(&r));
+    assert_eq!(q.get("error").map(String::as_str), Some("access_denied"));
+    // GitLab denies → access_denied reaches the client.
+    gl.set(|s| s.deny = true);
+    let back = flow.code(&[]).await;
+    assert_eq!(
+        query(&back).get("error").map(String::as_str),
+        Some("access_denied")
+    );
+    // Wrong verifier.
+    let code = query(&flow.code(&[]).await)["code"].clone();
+    let (status, body, _) = flow
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", &flow.client_id),
+            ("code_verifier", &"x".repeat(50)),
+        ])
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert!(body.get("access_token").is_none());
+    // Expired code (the TTL is 300 ms here).
+    let code = query(&flow.code(&[]).await)["code"].clone();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (status, body) = flow.exchange(&code).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "expired code"
+    );
+    // Token for another resource.
+    let code = query(&flow.code(&[]).await)["code"].clone();
+    let (status, body, _) = flow
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", &flow.client_id),
+            ("code_verifier", &flow.verifier),
+            ("resource", "https://other.example/mcp"),
+        ])
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_target"))
+    );
+    // State replay and a made-up state at the callback.
+    let consent = flow.consent_page(&[]).await;
+    let to_gitlab = location(&flow.answer_consent(&consent, "approve").await);
+    let callback = location(&h.get(to_gitlab).send().await.unwrap());
+    assert_eq!(h.get(callback.clone()).send().await.unwrap().status(), 302);
+    assert_eq!(
+        h.get(callback.clone()).send().await.unwrap().status(),
+        400,
+        "state replay"
+    );
+    let mut forged = callback.clone();
+    forged
+        .query_pairs_mut()
+        .clear()
+        .append_pair("code", "glcode-1")
+        .append_pair("state", "made-up");
+    assert_eq!(
+        h.get(forged).send().await.unwrap().status(),
+        400,
+        "state mismatch"
+    );
+    // Client ID Metadata Documents on loopback and the metadata address are refused.
+    for cimd in [
+        "https://127.0.0.1/client.json",
+        "https://169.254.169.254/latest/meta-data/client.json",
+    ] {
+        let mut u = flow.authorize_url(&[]);
+        let q: Vec<(String, String)> = u
+            .query_pairs()
+            .into_owned()
+            .map(|(k, v)| {
+                if k == "client_id" {
+                    (k, cimd.to_owned())
+                } else {
+                    (k, v)
+                }
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(q);
+        let r = h.get(u).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{cimd}");
+        let text = r.text().await.unwrap();
+        assert!(text.contains("not a public address"), "{cimd}: {text}");
+    }
+    assert!(gl.api_calls().is_empty(), "no upstream call happened");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_token_refresh_on_expiry_and_401_then_reauth_when_refresh_fails() {
+    let gl = MockGitLab::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = start_gate(
+        &gl,
+        free_port(),
+        &[("MCP_DATA_DIR", dir.path().to_str().unwrap())],
+    );
+    gate.ready(&client()).await;
+    let flow = Flow::register(&gate).await;
+
+    // GitLab revokes the token: mcpgate refreshes once and replays the call.
+    let t = flow.login().await;
+    gl.revoke_all_access();
+    let a = call(&gate, &t.access).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(seen_by(&a), "alice", "{}", a.text);
+    let calls = gl.api_calls();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_ne!(
+        calls[0].1, calls[1].1,
+        "the replay used the refreshed token"
+    );
+    assert_eq!(gl.state.lock().unwrap().refreshes, 1);
+
+    // An expired GitLab token is refreshed before the call.
+    gl.set(|s| s.expires_in = 1);
+    let t = flow.login().await;
+    let a = call(&gate, &t.access).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(
+        gl.state.lock().unwrap().refreshes,
+        2,
+        "refreshed before use"
+    );
+
+    // Refresh fails at GitLab → HTTP 401 with WWW-Authenticate: sign in again.
+    gl.set(|s| s.refresh_fails = true);
+    let a = call(&gate, &t.access).await;
+    assert_eq!(a.status, 401, "{}", a.text);
+    assert!(
+        a.header("www-authenticate")
+            .unwrap()
+            .contains("resource_metadata=")
+    );
+    gl.set(|s| {
+        s.expires_in = 7200;
+        s.refresh_fails = true;
+    });
+    let t = flow.login().await;
+    gl.revoke_all_access();
+    let a = call(&gate, &t.access).await;
+    assert_eq!(
+        a.status, 401,
+        "a 401 from GitLab with a failing refresh ends in 401: {}",
+        a.text
+    );
+    assert!(
+        a.header("www-authenticate")
+            .unwrap()
+            .contains("invalid_token")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_store_keeps_logins_across_a_restart() {
+    let gl = MockGitLab::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let data = dir.path().to_str().unwrap().to_owned();
+    let gate = start_gate(&gl, port, &[("MCP_DATA_DIR", &data)]);
+    gate.ready(&client()).await;
+    let t = Flow::register(&gate).await.login().await;
+    assert_eq!(call(&gate, &t.access).await.status, 200);
+    drop(gate);
+    let gate = start_gate(&gl, port, &[("MCP_DATA_DIR", &data)]);
+    gate.ready(&client()).await;
+    let a = call(&gate, &t.access).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(seen_by(&a), "alice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_share_logins_through_redis_and_survive_kill_9() {
+    let redis =
+        std::env::var("MCPGATE_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    if std::net::TcpStream::connect("127.0.0.1:6379").is_err()
+        && std::env::var("MCPGATE_TEST_REDIS").is_err()
+    {
+        assert!(
+            std::env::var("MCPGATE_REQUIRE_INTEROP").is_err(),
+            "Redis is required in CI"
+        );
+        return;
+    }
+    let gl = MockGitLab::start().await;
+    let port_a = free_port();
+    // Both replicas sit behind one public URL in production; here each has its own port but
+    // the same issuer (replica A's address), as a load balancer would present.
+    let public = format!("http://127.0.0.1:{port_a}");
+    let common = [
+        ("MCP_STORE_URL", redis.as_str()),
+        ("MCP_PUBLIC_URL", public.as_str()),
+    ];
+    let mut a = start_gate(&gl, port_a, &common);
+    let b = start_gate(
+        &gl,
+        free_port(),
+        &[
+            ("MCP_STORE_URL", redis.as_str()),
+            ("MCP_PUBLIC_URL", public.as_str()),
+            ("MCP_ALLOWED_HOSTS", "127.0.0.1"),
+        ],
+    );
+    a.ready(&client()).await;
+    b.ready(&client()).await;
+    let t = Flow::register(&a).await.login().await;
+    let answer = call(&b, &t.access).await;
+    assert_eq!(answer.status, 200, "{}\n{}", answer.text, b.stderr());
+    assert_eq!(seen_by(&answer), "alice");
+    a.child.kill().unwrap(); // SIGKILL
+    a.child.wait().unwrap();
+    let answer = call(&b, &t.access).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+}
+
+/// `/tmp/mcpgate-browser` with playwright-core, and Debian's chromium; `None` (skip) unless
+/// interop tests are required.
+fn browser() -> Option<std::path::PathBuf> {
+    let dir = std::path::PathBuf::from(
+        std::env::var("MCPGATE_BROWSER_DIR").unwrap_or_else(|_| "/tmp/mcpgate-browser".into()),
+    );
+    let chromium = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if dir.join("node_modules/playwright-core").is_dir() && std::path::Path::new(&chromium).exists()
+    {
+        std::fs::copy(
+            repo_root().join("scripts/consent-browser.mjs"),
+            dir.join("consent-browser.mjs"),
+        )
+        .unwrap();
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("MCPGATE_REQUIRE_INTEROP").is_err(),
+        "playwright-core in {} and chromium are required (see .ci/run)",
+        dir.display()
+    );
+    eprintln!("skipped: no playwright-core/chromium");
+    None
+}
+
+/// The consent page in a real browser: it renders, Approve completes the flow (the code it
+/// yields buys a token), Deny returns access_denied to the client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consent_page_in_headless_chromium() {
+    let Some(dir) = browser() else {
+        return;
+    };
+    let gl = MockGitLab::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let gate = start_gate(
+        &gl,
+        free_port(),
+        &[("MCP_DATA_DIR", data.path().to_str().unwrap())],
+    );
+    gate.ready(&client()).await;
+    let flow = Flow::register(&gate).await;
+    for choice in ["approve", "deny"] {
+        let url = flow.authorize_url(&[]).to_string();
+        let shot = data.path().join(format!("consent-{choice}.png"));
+        let (dir, shot_arg) = (dir.clone(), shot.display().to_string());
+        let out = blocking(move || {
+            Command::new("node")
+                .current_dir(&dir)
+                .args(["consent-browser.mjs", &url, choice, &shot_arg])
+                .output()
+                .unwrap()
+        })
+        .await;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{choice}: {stdout}\n{}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            gate.stderr()
+        );
+        let report: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+        assert!(
+            report["title"].as_str().unwrap().contains("Authorize e2e"),
+            "{report}"
+        );
+        let text = report["text"].as_str().unwrap();
+        assert!(
+            text.contains("api") && text.contains("read_user") && text.contains("127.0.0.1"),
+            "{text}"
+        );
+        assert!(
+            std::fs::metadata(&shot).unwrap().len() > 1000,
+            "a screenshot was taken"
+        );
+        let fin = url::Url::parse(report["final"].as_str().unwrap()).unwrap();
+        let q = query(&fin);
+        assert_eq!(q.get("state").map(String::as_str), Some("client-state-1"));
+        if choice == "approve" {
+            let redirect = report["redirect_uri"].as_str().unwrap();
+            assert_ne!(
+                redirect, REDIRECT,
+                "the loopback port differs from the registered one"
+            );
+            let (status, body, _) = flow
+                .token(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", &q["code"]),
+                    ("redirect_uri", redirect),
+                    ("client_id", &flow.client_id),
+                    ("code_verifier", &flow.verifier),
+                ])
+                .await;
+            assert_eq!(status, 200, "{body}");
+            let access = body["access_token"].as_str().unwrap();
+            assert_eq!(seen_by(&call(&gate, access).await), "alice");
+        } else {
+            assert_eq!(
+                q.get("error").map(String::as_str),
+                Some("access_denied"),
+                "{fin}"
+            );
+            assert!(!q.contains_key("code"));
+        }
+    }
+}
+
+/// With Redis, the inbound limit counts per signed-in user across replicas.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_rate_limit_is_per_user_and_shared_by_replicas() {
+    let redis =
+        std::env::var("MCPGATE_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    if std::net::TcpStream::connect("127.0.0.1:6379").is_err()
+        && std::env::var("MCPGATE_TEST_REDIS").is_err()
+    {
+        assert!(
+            std::env::var("MCPGATE_REQUIRE_INTEROP").is_err(),
+            "Redis is required in CI"
+        );
+        return;
+    }
+    let gl = MockGitLab::start().await;
+    let port_a = free_port();
+    let public = format!("http://127.0.0.1:{port_a}");
+    let env = [
+        ("MCP_STORE_URL", redis.as_str()),
+        ("MCP_PUBLIC_URL", public.as_str()),
+        ("HTTP_RATE_LIMIT_ENABLED", "true"),
+        ("HTTP_RATE_LIMIT_MAX_REQUESTS", "3"),
+    ];
+    let a = start_gate(&gl, port_a, &env);
+    let b = start_gate(&gl, free_port(), &env);
+    a.ready(&client()).await;
+    b.ready(&client()).await;
+    let alice = Flow::register(&a).await.login().await;
+    let statuses = [
+        call(&a, &alice.access).await.status,
+        call(&b, &alice.access).await.status,
+        call(&a, &alice.access).await.status,
+        call(&b, &alice.access).await.status,
+    ];
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 429],
+        "three per minute, counted across replicas"
+    );
+    let limited = call(&a, &alice.access).await;
+    assert_eq!(limited.status, 429);
+    assert!(limited.header("retry-after").is_some());
+    gl.set(|s| s.next_user = "bob".into());
+    let bob = Flow::register(&a).await.login().await;
+    assert_eq!(
+        call(&a, &bob.access).await.status,
+        200,
+        "another user has their own budget"
+    );
+}
