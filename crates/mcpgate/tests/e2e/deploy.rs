@@ -117,10 +117,12 @@ impl Manifests {
                 let r = &e["valueFrom"]["secretKeyRef"];
                 assert_eq!(s(&r["name"]), secret_name, "{name}: another Secret");
                 let key = s(&r["key"]);
-                s(self.secret["stringData"]
-                    .get(key)
-                    .unwrap_or_else(|| panic!("{name}: key {key} not in secret.example.yaml")))
-                .to_owned()
+                match self.secret["stringData"].get(key) {
+                    Some(v) => s(v).to_owned(),
+                    // Kubernetes leaves an optional variable unset when its key is absent.
+                    None if r["optional"] == true => continue,
+                    None => panic!("{name}: key {key} not in secret.example.yaml"),
+                }
             };
             out.push((name, value));
         }
@@ -730,7 +732,12 @@ fn manifests_set_only_env_names_that_mcpgate_reads() {
         .unwrap();
     let help = String::from_utf8_lossy(&help.stdout).into_owned();
     let profile = read(&m.config_maps["mcp-gitlab-profile"]["oauth-profile.json"]);
-    let mut names: BTreeSet<String> = m.container_env().into_iter().map(|(k, _)| k).collect();
+    let mut names: BTreeSet<String> = m.container["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| s(&e["name"]).to_owned())
+        .collect();
     names.extend(image_env().into_iter().map(|(k, _)| k));
     for name in names {
         let known = help.contains(&format!("[env: {name}="))
@@ -834,7 +841,10 @@ fn manifests_agree_with_each_other() {
         .iter()
         .chain(redis_container["env"].as_array().unwrap())
     {
-        if let Some(key) = e["valueFrom"]["secretKeyRef"]["key"].as_str() {
+        let optional = e["valueFrom"]["secretKeyRef"]["optional"] == true;
+        if let Some(key) = e["valueFrom"]["secretKeyRef"]["key"].as_str()
+            && !optional
+        {
             assert!(
                 keys.contains_key(key),
                 "{key} missing in secret.example.yaml"
