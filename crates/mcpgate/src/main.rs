@@ -48,7 +48,7 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
-    mcpgate::telemetry::init(&args.log_level, args.log_format);
+    let _log_guard = mcpgate::telemetry::init(&args.log_level, args.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -121,6 +121,80 @@ impl Gateway {
     }
 }
 
+impl Gateway {
+    /// One tool call with the request's context: over HTTP, the W3C trace context, the request
+    /// id for the log span, and the signed-in caller (OAuth) whose upstream token to use.
+    async fn run(
+        &self,
+        tool: &ToolDefinition,
+        args: &serde_json::Map<String, serde_json::Value>,
+        fallback: &Credential,
+        parts: Option<&http::request::Parts>,
+    ) -> ToolOutput {
+        let traceparent = parts.and_then(|p| trace::traceparent_from(&p.headers));
+        let request_id = parts
+            .and_then(|p| p.headers.get("x-request-id"))
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let user = parts
+            .and_then(|p| p.extensions.get::<crate::oauth::UserCredential>())
+            .cloned();
+        let credential = user.map_or_else(|| fallback.clone(), Credential::User);
+        let span = tracing::info_span!("tool_call", request_id = %request_id);
+        tracing::Instrument::instrument(
+            trace::with_traceparent(traceparent, self.call(tool, args, &credential)),
+            span,
+        )
+        .await
+    }
+
+    /// The stateless HTTP fast path for the common `tools/call`: parses the JSON-RPC request,
+    /// runs the call and returns the serialized JSON-RPC answer — what rmcp would answer,
+    /// without its per-request service set-up. `None` for anything out of the ordinary
+    /// (unknown tool, `_meta`, tasks, unreadable params): the caller then hands the request
+    /// to rmcp, which owns every edge case and error form.
+    pub async fn call_tool_json(
+        self: &Arc<Self>,
+        body: &[u8],
+        parts: &http::request::Parts,
+    ) -> Option<Vec<u8>> {
+        #[derive(serde::Deserialize)]
+        struct Request {
+            jsonrpc: String,
+            id: rmcp::model::RequestId,
+            method: String,
+            params: serde_json::Map<String, serde_json::Value>,
+        }
+        let req: Request = serde_json::from_slice(body).ok()?;
+        if req.jsonrpc != "2.0"
+            || req.method != "tools/call"
+            || req.params.keys().any(|k| k != "name" && k != "arguments")
+        {
+            return None;
+        }
+        let name = req.params.get("name")?.as_str()?;
+        let args = match req.params.get("arguments") {
+            None | Some(serde_json::Value::Null) => serde_json::Map::new(),
+            Some(serde_json::Value::Object(m)) => m.clone(),
+            Some(_) => return None,
+        };
+        let tool = self.catalog.get(name)?;
+        let out = self
+            .run(tool, &args, &Credential::Static, Some(parts))
+            .await;
+        let answer = rmcp::model::ServerJsonRpcMessage::response(
+            rmcp::model::ServerResult::CallToolResult(wire_result(out)),
+            req.id,
+        );
+        let mut answer = serde_json::to_value(&answer).ok()?;
+        // `resultType` belongs to later protocol versions; rmcp leaves it out for these.
+        if let Some(result) = answer.get_mut("result").and_then(|r| r.as_object_mut()) {
+            result.remove("resultType");
+        }
+        serde_json::to_vec(&answer).ok()
+    }
+}
+
 fn describe_path(tool: &ToolDefinition, action: Option<&str>) -> String {
     tool.action(action)
         .map(|a| a.operation.path.clone())
@@ -237,24 +311,9 @@ impl ServerHandler for McpHandler {
                 None,
             ));
         };
-        let args = request.arguments.unwrap_or_default();
-        // Over HTTP, rmcp hands us the request's parts: forward its W3C trace context.
         let parts = context.extensions.get::<http::request::Parts>();
-        let traceparent = parts.and_then(|p| trace::traceparent_from(&p.headers));
-        let request_id = parts
-            .and_then(|p| p.headers.get("x-request-id"))
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        // Over HTTP with OAuth, the transport put the signed-in caller on the request.
-        let user = parts
-            .and_then(|p| p.extensions.get::<crate::oauth::UserCredential>())
-            .cloned();
-        let credential = user.map_or_else(|| self.credential.clone(), Credential::User);
-        let span = tracing::info_span!("tool_call", request_id = %request_id);
-        let call = tracing::Instrument::instrument(
-            trace::with_traceparent(traceparent, self.gateway.call(tool, &args, &credential)),
-            span,
-        );
+        let args = request.arguments.unwrap_or_default();
+        let call = self.gateway.run(tool, &args, &self.credential, parts);
         let out = tokio::select! {
             out = call => out,
             () = context.ct.cancelled() => ToolOutput::error("the call was cancelled"),

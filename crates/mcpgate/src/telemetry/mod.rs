@@ -10,7 +10,11 @@ use tracing_subscriber::EnvFilter;
 ///
 /// A plain `info` keeps rmcp at `warn`: it logs every stateless HTTP
 /// request at info, which would double the log volume of the access log.
-pub fn init(level: &str, format: LogFormat) {
+///
+/// Lines go through a writer thread with a bounded queue (callers wait when it is full: no
+/// line is dropped) that writes them to stderr in batches, so request tasks never block on
+/// the pipe. Keep the returned guard until exit: dropping it flushes what is queued.
+pub fn init(level: &str, format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     let level = level.trim();
     let directive = if level.eq_ignore_ascii_case("info") {
         format!("{level},rmcp=warn")
@@ -18,9 +22,13 @@ pub fn init(level: &str, format: LogFormat) {
         level.to_owned()
     };
     let filter = EnvFilter::try_new(directive).unwrap_or_else(|_| EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .buffered_lines_limit(64 * 1024)
+        .finish(std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr()));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_target(false);
     let result = match format {
         LogFormat::Json => builder
@@ -32,4 +40,5 @@ pub fn init(level: &str, format: LogFormat) {
         LogFormat::Text | LogFormat::Console => builder.with_ansi(false).try_init(),
     };
     let _ = result; // already installed (tests)
+    guard
 }

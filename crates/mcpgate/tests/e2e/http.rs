@@ -931,3 +931,65 @@ async fn health_answers_and_ready_is_503_while_the_spec_loads() {
     let init = rpc(&c, &gate.url("/mcp"), 1, "initialize", init_params(V), &[]).await;
     assert_eq!(init.status, 200, "{}", init.text);
 }
+
+/// The stateless `tools/call` fast path answers exactly what rmcp answers: the same call once
+/// plain (fast path) and once with an empty `_meta` (handed to rmcp) give equal JSON, for a
+/// success, an upstream error and an argument error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tools_call_fast_path_matches_rmcp() {
+    let mock = MockUpstream::start(|r, _| {
+        if r.path().ends_with("missing") {
+            status(404, r#"{"message":"404 Project Not Found"}"#)
+        } else {
+            axum::response::IntoResponse::into_response(axum::Json(
+                json!({"id": 42, "name": "sub"}),
+            ))
+        }
+    })
+    .await;
+    let gate = HttpGate::start(
+        &mock.url("/api/v4"),
+        &[("HTTP_RATE_LIMIT_ENABLED", "false")],
+    );
+    let c = client();
+    gate.ready(&c).await;
+    for args in [
+        json!({"action": "get", "project_id": "group/sub"}),
+        json!({"action": "get", "project_id": "missing"}),
+        json!({"action": "nope"}),
+    ] {
+        let fast = rpc(
+            &c,
+            &gate.url("/mcp"),
+            3,
+            "tools/call",
+            json!({"name": "manage_projects", "arguments": args}),
+            &[],
+        )
+        .await;
+        let slow = rpc(
+            &c,
+            &gate.url("/mcp"),
+            3,
+            "tools/call",
+            json!({"name": "manage_projects", "arguments": args, "_meta": {}}),
+            &[],
+        )
+        .await;
+        assert_eq!(fast.status, 200);
+        assert_eq!(fast.header("content-type"), slow.header("content-type"));
+        assert_eq!(fast.body, slow.body, "{args}");
+        assert!(fast.body["result"]["content"].is_array(), "{}", fast.text);
+    }
+    // Unknown tools are rmcp's to answer (a JSON-RPC error).
+    let a = rpc(
+        &c,
+        &gate.url("/mcp"),
+        4,
+        "tools/call",
+        json!({"name": "nope", "arguments": {}}),
+        &[],
+    )
+    .await;
+    assert!(a.body["error"].is_object(), "{}", a.text);
+}

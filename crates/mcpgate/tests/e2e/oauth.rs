@@ -991,3 +991,250 @@ async fn inbound_rate_limit_is_per_user_and_shared_by_replicas() {
         "another user has their own budget"
     );
 }
+
+/// OAuth mode refuses to start without a usable encryption key, naming the variable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_or_weak_encryption_key_refuses_to_start() {
+    let gl = MockGitLab::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let weak = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    for key in ["", "c2hvcnQ=", weak.as_str()] {
+        let mut gate = start_gate(
+            &gl,
+            free_port(),
+            &[
+                ("MCP_DATA_DIR", dir.path().to_str().unwrap()),
+                ("MCP_TOKEN_ENCRYPTION_KEY", key),
+            ],
+        );
+        let code = blocking_wait(&mut gate).await;
+        assert_eq!(code, Some(1), "key {key:?}");
+        let log = gate.stderr();
+        assert!(log.contains("MCP_TOKEN_ENCRYPTION_KEY"), "{log}");
+        assert!(
+            key.is_empty() || !log.contains(key),
+            "the key is not echoed"
+        );
+    }
+}
+
+async fn blocking_wait(gate: &mut HttpGate) -> Option<i32> {
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = gate.child.try_wait().unwrap() {
+            return status.code();
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "still running:\n{}",
+            gate.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A client identified by a metadata document URL: its redirect URIs come from the document.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_id_metadata_document_lists_the_redirect_uris() {
+    let gl = MockGitLab::start().await;
+    let doc_server = MockUpstream::start(|r, _| {
+        let host = r.header("host").unwrap_or_default().to_owned();
+        axum::response::IntoResponse::into_response(axum::Json(json!({
+            "client_id": format!("http://{host}/client.json"),
+            "client_name": "Doc Client",
+            "redirect_uris": [REDIRECT],
+        })))
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = start_gate(
+        &gl,
+        free_port(),
+        &[
+            ("MCP_DATA_DIR", dir.path().to_str().unwrap()),
+            ("MCP_OAUTH_CIMD_ALLOW_PRIVATE", "true"),
+        ],
+    );
+    gate.ready(&client()).await;
+    let mut flow = Flow::register(&gate).await;
+    flow.client_id = doc_server.url("/client.json");
+    let (consent_id, _, _) = flow.consent_page(&[]).await;
+    assert!(!consent_id.is_empty());
+    let r = flow
+        .http
+        .get(flow.authorize_url(&[("redirect_uri", "http://127.0.0.1:43127/elsewhere")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "a redirect URI the document does not list");
+    let t = flow.login().await;
+    assert_eq!(seen_by(&call(&gate, &t.access).await), "alice");
+    assert_eq!(doc_server.recorded().len(), 1, "the document is cached");
+}
+
+/// `/tmp/mcpgate-oidc` with the `oidc-provider` package (installed by .ci/run).
+fn oidc_dir() -> Option<std::path::PathBuf> {
+    let dir = std::path::PathBuf::from(
+        std::env::var("MCPGATE_OIDC_DIR").unwrap_or_else(|_| "/tmp/mcpgate-oidc".into()),
+    );
+    if dir.join("node_modules/oidc-provider").is_dir() {
+        std::fs::copy(
+            repo_root().join("scripts/oidc-upstream.mjs"),
+            dir.join("oidc-upstream.mjs"),
+        )
+        .unwrap();
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("MCPGATE_REQUIRE_INTEROP").is_err(),
+        "oidc-provider in {} is required (see .ci/run)",
+        dir.display()
+    );
+    eprintln!("skipped: no oidc-provider");
+    None
+}
+
+struct Node(std::process::Child);
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The acceptance run against a real OAuth 2 server: `oidc-provider` (certified OpenID
+/// Provider) stands in for GitLab's OAuth side; a small API on loopback stands in for
+/// `/api/v4`, asks the provider who each bearer token belongs to, and records it. The official
+/// SDK client signs in as two users in turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_client_against_a_real_oauth_server_two_users() {
+    let (Some(script), Some(dir)) = (shared_tool("mcp-client-check.sh"), oidc_dir()) else {
+        return;
+    };
+    let (oidc_port, gate_port) = (free_port(), free_port());
+    let oidc = format!("http://127.0.0.1:{oidc_port}");
+    let public = format!("http://127.0.0.1:{gate_port}");
+    let mut child = Command::new("node")
+        .current_dir(&dir)
+        .arg("oidc-upstream.mjs")
+        .env("PORT", oidc_port.to_string())
+        .env("REDIRECT_URI", format!("{public}/oauth/callback"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _node = Node(child);
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+    assert!(line.starts_with("listening"), "{line}");
+
+    // The API: who is this bearer? (asks the provider) → record → answer or 401.
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>> = Default::default();
+    let (rec, whoami) = (seen.clone(), format!("{oidc}/test/whoami"));
+    let api = axum::Router::new().fallback(
+        move |uri: axum::http::Uri, headers: axum::http::HeaderMap| {
+            let (rec, whoami) = (rec.clone(), whoami.clone());
+            async move {
+                let auth = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned();
+                let who: Value = client()
+                    .get(&whoami)
+                    .header("authorization", &auth)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let sub = who["sub"].as_str().unwrap_or("").to_owned();
+                rec.lock()
+                    .unwrap()
+                    .push((uri.path().to_owned(), auth, sub.clone()));
+                if who["active"] == true {
+                    axum::response::IntoResponse::into_response(axum::Json(
+                        json!({"id": 42, "seen_by": sub}),
+                    ))
+                } else {
+                    axum::response::IntoResponse::into_response((
+                        axum::http::StatusCode::UNAUTHORIZED,
+                        "401 Unauthorized",
+                    ))
+                }
+            }
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api_addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, api).await });
+
+    let data = tempfile::tempdir().unwrap();
+    let base = format!("http://{api_addr}/api/v4");
+    let env = [
+        ("GITLAB_OAUTH_AUTHORIZATION_URL", format!("{oidc}/auth")),
+        ("GITLAB_OAUTH_TOKEN_URL", format!("{oidc}/token")),
+        ("GITLAB_OAUTH_CLIENT_ID", "gitlab-app-id".to_owned()),
+        ("GITLAB_OAUTH_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
+        (
+            "GITLAB_OAUTH_REDIRECT_URI",
+            format!("{public}/oauth/callback"),
+        ),
+        ("API_BASE_URL", base.clone()),
+        ("MCP_TOKEN_ENCRYPTION_KEY", KEY.to_owned()),
+        ("MCP_DATA_DIR", data.path().display().to_string()),
+        ("HTTP_RATE_LIMIT_ENABLED", "false".to_owned()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let gate = HttpGate::spawn_full(&oauth_profile(), &example_spec(), gate_port, &base, &env);
+    gate.ready(&client()).await;
+    for user in ["alice", "bob"] {
+        let r = client()
+            .post(format!("{oidc}/test/next-user?name={user}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+        let (script, url) = (script.clone(), gate.url("/mcp"));
+        let out = blocking(move || {
+            Command::new("bash")
+                .arg(script)
+                .arg(url)
+                .args([
+                    "--oauth",
+                    "--tool",
+                    "manage_projects",
+                    "--args",
+                    r#"{"action":"get","project_id":"group/sub"}"#,
+                ])
+                .output()
+                .unwrap()
+        })
+        .await;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{user}:\n{stdout}\n{}\n--- gate:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            gate.stderr()
+        );
+        assert!(
+            stdout.contains(&format!("seen_by\\\":\\\"{user}")),
+            "{stdout}"
+        );
+    }
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(
+        (seen[0].0.as_str(), seen[0].2.as_str()),
+        ("/api/v4/projects/group%2Fsub", "alice")
+    );
+    assert_eq!(seen[1].2, "bob");
+    assert_ne!(
+        seen[0].1, seen[1].1,
+        "each user has their own upstream token"
+    );
+}

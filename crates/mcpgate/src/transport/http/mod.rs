@@ -95,6 +95,8 @@ struct AppState {
     oauth_routes: OnceLock<Router>,
     /// The OAuth public host, accepted like MCP_PUBLIC_URL's.
     oauth_host: OnceLock<String>,
+    /// The gateway itself, for the stateless `tools/call` fast path.
+    gateway: OnceLock<Arc<Gateway>>,
 }
 
 impl AppState {
@@ -166,6 +168,7 @@ impl HttpServer {
             oauth: OnceLock::new(),
             oauth_routes: OnceLock::new(),
             oauth_host: OnceLock::new(),
+            gateway: OnceLock::new(),
         });
         let app = router(state.clone());
         let stop_accepting = CancellationToken::new();
@@ -242,6 +245,7 @@ impl HttpServer {
             .disable_allowed_origins();
         // One handler per request (stateless) or per session: a later per-user credential
         // attaches here or from the request's extensions.
+        let _ = self.state.gateway.set(gateway.clone());
         let service = StreamableHttpService::new(
             move || Ok(McpHandler::new(gateway.clone())),
             self.state.sessions.clone(),
@@ -552,6 +556,41 @@ async fn mcp_entry(State(state): State<Arc<AppState>>, mut req: Request) -> Resp
     guard::decorate(resp, &origin)
 }
 
+/// Versions whose stateless `tools/call` needs nothing beyond the body (later versions add
+/// per-request headers and `_meta` negotiation, which rmcp checks).
+const FAST_PATH_VERSIONS: &[&str] = &["2025-03-26", "2025-06-18", "2025-11-25"];
+
+/// Whether a POST may take the `tools/call` fast path: stateless mode, the media types rmcp
+/// requires, a known legacy protocol version (or none), no session. Everything else goes
+/// to rmcp.
+fn fast_path_ok(s: &HttpSettings, headers: &http::HeaderMap) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let accept = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
+    let accepts = |t: &str| {
+        accept.split(',').any(|e| {
+            e.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case(t))
+        })
+    };
+    s.session_mode == SessionMode::Stateless
+        && accepts("application/json")
+        && accepts("text/event-stream")
+        && !accept.contains("q=0")
+        && header("content-type").is_some_and(|c| {
+            c.split(';')
+                .next()
+                .is_some_and(|e| e.trim().eq_ignore_ascii_case("application/json"))
+        })
+        && header("mcp-session-id").is_none()
+        && header("mcp-protocol-version").is_none_or(|v| FAST_PATH_VERSIONS.contains(&v))
+}
+
 /// 401 with the RFC 9728 pointer to our metadata, as a JSON-RPC error body.
 fn unauthorized(oauth: &OAuth, failure: AuthFailure) -> Response {
     let text = match failure {
@@ -662,6 +701,35 @@ async fn post(state: &AppState, service: &McpService, req: Request) -> Response 
                 .next()
                 .is_some_and(|e| e.trim().eq_ignore_ascii_case("application/json"))
         });
+    if label == "tools/call" && fast_path_ok(s, &parts.headers) {
+        if let Some(gateway) = state.gateway.get() {
+            let answer =
+                tokio::time::timeout(s.request_timeout, gateway.call_tool_json(&bytes, &parts))
+                    .await;
+            match answer {
+                Ok(Some(json)) => {
+                    metrics::mcp_request(label, "ok");
+                    drop((permit, guard));
+                    return (
+                        StatusCode::OK,
+                        [(header::CONTENT_TYPE, "application/json")],
+                        json,
+                    )
+                        .into_response();
+                }
+                Ok(None) => {} // an edge case: rmcp answers it below
+                Err(_) => {
+                    metrics::mcp_request(label, "timeout");
+                    return jsonrpc::error(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        id,
+                        jsonrpc::INTERNAL_ERROR,
+                        "the request timed out (MCP_REQUEST_TIMEOUT_MS)",
+                    );
+                }
+            }
+        }
+    }
     let request = Request::from_parts(parts, Body::from(Bytes::from(bytes)));
     let Ok(resp) = tokio::time::timeout(s.request_timeout, service.handle(request)).await else {
         metrics::mcp_request(label, "timeout");
