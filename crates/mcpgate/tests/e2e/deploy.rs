@@ -1059,7 +1059,15 @@ async fn healthcheck_against_the_real_server() {
     let m = Manifests::load();
     let mock = MockUpstream::start(|r, _| project_mock_answer(r)).await;
     let scratch = tempfile::tempdir().unwrap();
-    let env = stand_in_env(&m, &mock.url("/api/v4"), scratch.path());
+    let mut env = stand_in_env(&m, &mock.url("/api/v4"), scratch.path());
+    for (k, v) in &mut env {
+        match k.as_str() {
+            // No Redis needed here: the static-token profile.
+            "MCP_PROFILE_PATH" => *v = example_profile(),
+            "MCP_STORE_URL" => v.clear(),
+            _ => {}
+        }
+    }
     let r = Replica::start(&container_args(&m), &env);
     r.wait_ready(&client()).await;
     let port = r.addr.port().to_string();
