@@ -7,6 +7,7 @@ pub mod app;
 pub mod check;
 pub mod config;
 pub mod export;
+pub mod healthcheck;
 pub mod mcp;
 pub mod oauth;
 pub mod telemetry;

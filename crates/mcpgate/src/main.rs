@@ -35,6 +35,13 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Some(Command::Healthcheck(args)) => match mcpgate::healthcheck::run(&args) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                let _ = writeln!(std::io::stderr(), "unhealthy: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     }

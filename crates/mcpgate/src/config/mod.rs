@@ -40,6 +40,8 @@ pub enum Command {
     Schema,
     /// Profile tools: `profile export` writes a grouped profile for a spec.
     Profile(crate::export::ProfileArgs),
+    /// GET the local /health (exit 0 on 2xx, else 1): the container image's health check.
+    Healthcheck(crate::healthcheck::HealthcheckArgs),
 }
 
 /// Transport.

@@ -8,6 +8,7 @@
 #![allow(unreachable_pub)]
 
 mod composite;
+mod deploy;
 mod http;
 mod oauth;
 mod stdio;
