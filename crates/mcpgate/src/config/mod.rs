@@ -242,6 +242,14 @@ pub struct HttpArgs {
         hide = true
     )]
     pub oauth_code_ttl_ms: u64,
+    /// How long a rotated refresh token repeated by its client gets the same successor, in
+    /// milliseconds (0: never; any reuse revokes the sign-in).
+    #[arg(
+        long = "oauth-refresh-grace-ms",
+        env = "MCP_OAUTH_REFRESH_GRACE_MS",
+        default_value_t = 30_000
+    )]
+    pub oauth_refresh_grace_ms: u64,
     /// Let Client ID Metadata Documents live on private or loopback addresses (tests only).
     #[arg(long = "oauth-cimd-allow-private", env = "MCP_OAUTH_CIMD_ALLOW_PRIVATE", default_value_t = false, hide = true, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     pub oauth_cimd_allow_private: bool,

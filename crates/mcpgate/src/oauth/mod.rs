@@ -60,6 +60,9 @@ pub struct OAuthSettings {
     pub client_ttl: Duration,
     /// Lifetime of our authorization codes (60 s).
     pub code_ttl: Duration,
+    /// How long a rotated refresh token may be presented again by the same client and get
+    /// the same successor (a lost response, or a client refreshing from two places at once).
+    pub refresh_grace: Duration,
 }
 
 /// Lifetime of a consent page and of a pending upstream authorization.
@@ -134,6 +137,8 @@ struct UpstreamStateRecord {
     pending: PendingAuth,
     /// Our PKCE verifier towards the upstream (sealed).
     verifier: String,
+    /// Hash of the flow cookie set on the browser that approved the consent.
+    flow_hash: String,
 }
 
 /// One user's sign-in: the upstream tokens (sealed) and who may use them.
@@ -611,6 +616,7 @@ pub async fn setup(
         refresh_ttl: Duration::from_secs(30 * 24 * 3600),
         client_ttl: Duration::from_secs(30 * 24 * 3600),
         code_ttl: Duration::from_millis(http.oauth_code_ttl_ms.max(1)),
+        refresh_grace: Duration::from_millis(http.oauth_refresh_grace_ms),
     };
     tracing::info!(
         public_url = %settings.public_url,

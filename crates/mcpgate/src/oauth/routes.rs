@@ -25,6 +25,9 @@ use std::time::Duration;
 use url::Url;
 
 const CSRF_COOKIE: &str = "mcpgate_csrf";
+/// Binds the upstream callback to the browser that approved the consent (an attacker cannot
+/// make a victim's browser finish the attacker's sign-in, or the other way round).
+const FLOW_COOKIE: &str = "mcpgate_flow";
 const MAX_FORM_BYTES: usize = 64 * 1024;
 
 /// The OAuth routes, to be merged into the HTTP app.
@@ -586,9 +589,11 @@ async fn consent_answer(State(o): State<Arc<OAuth>>, headers: HeaderMap, body: B
     let state = random_token("");
     let verifier = random_token("");
     let challenge = crypto::pkce_challenge(&verifier);
+    let flow = random_token("");
     let record = UpstreamStateRecord {
         pending,
         verifier: o.keys.seal(verifier.as_bytes(), "ustate"),
+        flow_hash: hash_token(&flow),
     };
     if o.put_json(
         &key::upstream_state(&hash_token(&state)),
@@ -611,9 +616,22 @@ async fn consent_answer(State(o): State<Arc<OAuth>>, headers: HeaderMap, body: B
             .upstream
             .authorize_url(&state, &scopes, &challenge),
     );
-    // The CSRF cookie has done its job.
-    if let Ok(v) = HeaderValue::from_str(&format!("{CSRF_COOKIE}=; Path=/oauth; Max-Age=0")) {
-        resp.headers_mut().insert(header::SET_COOKIE, v);
+    // The CSRF cookie has done its job; the flow cookie binds the callback to this browser
+    // (Lax: the callback is a top-level navigation coming from the upstream's site).
+    let secure = if o.settings.public_url.scheme() == "https" {
+        "; Secure"
+    } else {
+        ""
+    };
+    for cookie in [
+        format!("{CSRF_COOKIE}=; Path=/oauth; Max-Age=0"),
+        format!(
+            "{FLOW_COOKIE}={flow}; Path=/oauth/callback; HttpOnly; SameSite=Lax; Max-Age=600{secure}"
+        ),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
     }
     resp
 }
@@ -621,6 +639,7 @@ async fn consent_answer(State(o): State<Arc<OAuth>>, headers: HeaderMap, body: B
 /// `GET /oauth/callback`: the upstream's answer.
 async fn callback(
     State(o): State<Arc<OAuth>>,
+    headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let Some(state) = q.get("state").filter(|s| !s.is_empty()) else {
@@ -651,6 +670,19 @@ async fn callback(
                 );
             }
         };
+    if !cookie(&headers, FLOW_COOKIE)
+        .is_some_and(|c| crypto::same(&hash_token(c), &record.flow_hash))
+    {
+        metrics::oauth_login("invalid_request");
+        tracing::warn!(
+            "callback refused: it does not come from the browser that approved the consent"
+        );
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "Sign-in refused",
+            "This sign-in was started in another browser. Start it again from your MCP client.",
+        );
+    }
     let pending = record.pending;
     if let Some(err) = q.get("error") {
         let (code, outcome) = match err.as_str() {
@@ -866,7 +898,26 @@ async fn code_grant(o: &OAuth, client_id: &str, form: &HashMap<String, String>) 
         Ok(None) => return token_error("invalid_grant", "the sign-in behind this code is gone"),
         Err(_) => return store_down(),
     };
-    issue(o, &grant, "authorization_code").await
+    match issue_tokens(o, &grant).await {
+        Ok(answer) => {
+            metrics::oauth_token_issued("authorization_code");
+            json_response(StatusCode::OK, &answer)
+        }
+        Err(_) => store_down(),
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct UsedRefresh {
+    grant_id: String,
+    client_id: String,
+    at_ms: u128,
+}
+
+fn now_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
 }
 
 async fn refresh_grant(o: &OAuth, client_id: &str, form: &HashMap<String, String>) -> Response {
@@ -876,33 +927,16 @@ async fn refresh_grant(o: &OAuth, client_id: &str, form: &HashMap<String, String
     let h = hash_token(token);
     let record: RefreshRecord = match o.take_json(&key::refresh(&h)).await {
         Ok(Some(r)) => r,
-        Ok(None) => {
-            if let Ok(Some(grant_id)) = o.store.get(&key::used_refresh(&h)).await {
-                revoke_grant(
-                    o,
-                    &String::from_utf8_lossy(&grant_id),
-                    "rotated refresh token reused",
-                )
-                .await;
-                return token_error(
-                    "invalid_grant",
-                    "this refresh token was already used; the sign-in is revoked, sign in again",
-                );
-            }
-            return token_error(
-                "invalid_grant",
-                "the refresh token is invalid, expired or revoked",
-            );
-        }
+        Ok(None) => return refresh_reused(o, client_id, &h).await,
         Err(_) => return store_down(),
     };
+    let used = UsedRefresh {
+        grant_id: record.grant_id.clone(),
+        client_id: record.client_id.clone(),
+        at_ms: now_ms(),
+    };
     let _ = o
-        .store
-        .put(
-            &key::used_refresh(&h),
-            record.grant_id.as_bytes(),
-            o.settings.refresh_ttl,
-        )
+        .put_json(&key::used_refresh(&h), &used, o.settings.refresh_ttl)
         .await;
     if record.client_id != client_id {
         revoke_grant(
@@ -925,10 +959,63 @@ async fn refresh_grant(o: &OAuth, client_id: &str, form: &HashMap<String, String
     let _ = o
         .put_json(&key::grant(&grant.id), &grant, o.settings.refresh_ttl)
         .await;
-    issue(o, &grant, "refresh_token").await
+    let Ok(answer) = issue_tokens(o, &grant).await else {
+        return store_down();
+    };
+    metrics::oauth_token_issued("refresh_token");
+    // The successor, sealed, for a repeat of this refresh within the grace period.
+    let grace_key = format!("rtgrace:{h}");
+    let sealed = o.keys.seal(answer.to_string().as_bytes(), &grace_key);
+    let _ = o
+        .store
+        .put(&grace_key, sealed.as_bytes(), o.settings.refresh_grace)
+        .await;
+    json_response(StatusCode::OK, &answer)
 }
 
-async fn issue(o: &OAuth, grant: &Grant, kind: &'static str) -> Response {
+/// A refresh token that was already rotated: within the grace period and from the same
+/// client, the same successor again; otherwise the whole sign-in is revoked (OAuth 2.1
+/// refresh token reuse detection).
+async fn refresh_reused(o: &OAuth, client_id: &str, h: &str) -> Response {
+    let used: Option<UsedRefresh> = o.get_json(&key::used_refresh(h)).await.ok().flatten();
+    let Some(used) = used else {
+        return token_error(
+            "invalid_grant",
+            "the refresh token is invalid, expired or revoked",
+        );
+    };
+    let recent = now_ms().saturating_sub(used.at_ms) < o.settings.refresh_grace.as_millis();
+    if recent && used.client_id == client_id {
+        let grace_key = format!("rtgrace:{h}");
+        // The first redemption may still be writing its answer.
+        for _ in 0..40 {
+            if let Ok(Some(sealed)) = o.store.get(&grace_key).await {
+                let answer = o
+                    .keys
+                    .open(&String::from_utf8_lossy(&sealed), &grace_key)
+                    .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+                let alive = matches!(
+                    o.get_json::<Grant>(&key::grant(&used.grant_id)).await,
+                    Ok(Some(_))
+                );
+                if let (Some(answer), true) = (answer, alive) {
+                    tracing::info!(grant = %super::short_id(&used.grant_id), "rotated refresh token repeated within the grace period: same successor");
+                    return json_response(StatusCode::OK, &answer);
+                }
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    revoke_grant(o, &used.grant_id, "rotated refresh token reused").await;
+    token_error(
+        "invalid_grant",
+        "this refresh token was already used; the sign-in is revoked, sign in again",
+    )
+}
+
+/// Issues an access and a refresh token for the grant; the token endpoint's JSON answer.
+async fn issue_tokens(o: &OAuth, grant: &Grant) -> Result<serde_json::Value, super::StoreError> {
     let access = random_token("mcpg_at_");
     let refresh = random_token("mcpg_rt_");
     let ttl = o.settings.access_ttl;
@@ -942,30 +1029,21 @@ async fn issue(o: &OAuth, grant: &Grant, kind: &'static str) -> Response {
         grant_id: grant.id.clone(),
         client_id: grant.client_id.clone(),
     };
-    if o.put_json(&key::access(&hash_token(&access)), &at, ttl)
-        .await
-        .is_err()
-        || o.put_json(
-            &key::refresh(&hash_token(&refresh)),
-            &rt,
-            o.settings.refresh_ttl,
-        )
-        .await
-        .is_err()
-    {
-        return store_down();
-    }
-    metrics::oauth_token_issued(kind);
-    json_response(
-        StatusCode::OK,
-        &json!({
-            "access_token": access,
-            "token_type": "Bearer",
-            "expires_in": ttl.as_secs(),
-            "refresh_token": refresh,
-            "scope": grant.scope,
-        }),
+    o.put_json(&key::access(&hash_token(&access)), &at, ttl)
+        .await?;
+    o.put_json(
+        &key::refresh(&hash_token(&refresh)),
+        &rt,
+        o.settings.refresh_ttl,
     )
+    .await?;
+    Ok(json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": ttl.as_secs(),
+        "refresh_token": refresh,
+        "scope": grant.scope,
+    }))
 }
 
 /// `POST /oauth/revoke` (RFC 7009): always 200; a refresh token ends the whole grant.

@@ -486,12 +486,14 @@ async fn sign_in(a: &Replica, b: &Replica, public: &url::Url) -> String {
         .await
         .unwrap();
     assert_eq!(r.status(), 302, "consent approved → GitLab");
+    let flow = crate::oauth::flow_cookie(&r);
     let r = http.get(location(&r)).send().await.unwrap();
     assert_eq!(r.status(), 302, "GitLab → GITLAB_OAUTH_REDIRECT_URI");
     let callback = location(&r);
     assert_eq!(callback.path(), "/oauth/callback");
     let r = http
         .get(via_ingress(public, a, &callback))
+        .header("cookie", flow)
         .send()
         .await
         .unwrap();

@@ -76,6 +76,20 @@ fn location(resp: &reqwest::Response) -> url::Url {
     url::Url::parse(loc).unwrap()
 }
 
+/// The `mcpgate_flow=…` pair a consent answer sets (binds the callback to this browser).
+pub fn flow_cookie(r: &reqwest::Response) -> String {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("mcpgate_flow="))
+        .expect("the consent answer sets the flow cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
 fn query(u: &url::Url) -> HashMap<String, String> {
     u.query_pairs().into_owned().collect()
 }
@@ -191,16 +205,29 @@ impl<'a> Flow<'a> {
             .unwrap()
     }
 
-    /// Consent approved → GitLab → our callback → the client's redirect with code.
-    async fn code(&self, extra: &[(&str, &str)]) -> url::Url {
+    /// Consent approved → GitLab: (the callback URL GitLab sends the browser to, the flow
+    /// cookie the consent answer set).
+    async fn to_callback(&self, extra: &[(&str, &str)]) -> (url::Url, String) {
         let consent = self.consent_page(extra).await;
         let r = self.answer_consent(&consent, "approve").await;
         assert_eq!(r.status(), 302);
+        let flow = flow_cookie(&r);
         let to_gitlab = location(&r);
         let r = self.http.get(to_gitlab).send().await.unwrap();
         assert_eq!(r.status(), 302);
-        let callback = location(&r);
-        let r = self.http.get(callback).send().await.unwrap();
+        (location(&r), flow)
+    }
+
+    /// Consent approved → GitLab → our callback → the client's redirect with code.
+    async fn code(&self, extra: &[(&str, &str)]) -> url::Url {
+        let (callback, flow) = self.to_callback(extra).await;
+        let r = self
+            .http
+            .get(callback)
+            .header("cookie", flow)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 302);
         location(&r)
     }
@@ -437,6 +464,7 @@ async fn scripted_flow_refresh_rotation_revocation_and_no_secrets_in_logs() {
         &[
             ("MCP_DATA_DIR", dir.path().to_str().unwrap()),
             ("LOG_FORMAT", "json"),
+            ("MCP_OAUTH_REFRESH_GRACE_MS", "1500"),
         ],
     );
     gate.ready(&client()).await;
@@ -466,6 +494,12 @@ async fn scripted_flow_refresh_rotation_revocation_and_no_secrets_in_logs() {
     let new_refresh = r1["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(new_refresh, t.refresh);
     assert_eq!(call(&gate, &new_access).await.status, 200);
+    // OA10: the same client repeating R1 within the grace period gets the same successor.
+    let (status, again) = flow.refresh(&t.refresh).await;
+    assert_eq!((status, &again), (200, &r1), "same successor, idempotently");
+    assert_eq!(call(&gate, &new_access).await.status, 200, "no revocation");
+    // OA09: after the grace period (1.5 s here) the reuse revokes the whole family.
+    tokio::time::sleep(Duration::from_millis(1700)).await;
     let (status, body) = flow.refresh(&t.refresh).await;
     assert_eq!(
         (status, body["error"].as_str()),
@@ -479,6 +513,21 @@ async fn scripted_flow_refresh_rotation_revocation_and_no_secrets_in_logs() {
     );
     let (status, _) = flow.refresh(&new_refresh).await;
     assert_eq!(status, 400, "the newest refresh token died with the grant");
+
+    // OA11: another client presenting a refresh token: refused, and the sign-in revoked.
+    let t = flow.login().await;
+    let (status, body, _) = flow
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &t.refresh),
+            ("client_id", "mcpg_client_someone_else"),
+        ])
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert_eq!(call(&gate, &t.access).await.status, 401);
 
     // RFC 7009 revocation of an access token.
     let t = flow.login().await;
@@ -661,16 +710,34 @@ async fn negative_cases_give_oauth_errors_and_no_token() {
         (status, body["error"].as_str()),
         (400, Some("invalid_target"))
     );
-    // State replay and a made-up state at the callback.
-    let consent = flow.consent_page(&[]).await;
-    let to_gitlab = location(&flow.answer_consent(&consent, "approve").await);
-    let callback = location(&h.get(to_gitlab).send().await.unwrap());
-    assert_eq!(h.get(callback.clone()).send().await.unwrap().status(), 302);
+    // OA12: the callback in another browser (no flow cookie, or another flow's cookie) is
+    // refused before any code exchange; state replay and a made-up state too.
+    let exchanges = || gl.state.lock().unwrap().token_requests.len();
+    let before = exchanges();
+    let (callback, _) = flow.to_callback(&[]).await;
     assert_eq!(
         h.get(callback.clone()).send().await.unwrap().status(),
-        400,
-        "state replay"
+        403,
+        "no flow cookie"
     );
+    let (callback, _) = flow.to_callback(&[]).await;
+    let (_, other_flow) = flow.to_callback(&[]).await;
+    let r = h
+        .get(callback)
+        .header("cookie", other_flow)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "another browser's flow cookie");
+    assert_eq!(exchanges(), before, "no GitLab code exchange happened");
+    let (callback, cookie) = flow.to_callback(&[]).await;
+    let again = || {
+        h.get(callback.clone())
+            .header("cookie", cookie.clone())
+            .send()
+    };
+    assert_eq!(again().await.unwrap().status(), 302);
+    assert_eq!(again().await.unwrap().status(), 400, "state replay");
     let mut forged = callback.clone();
     forged
         .query_pairs_mut()
