@@ -163,14 +163,37 @@ fn grouped_tools_cover_every_operation_and_plan_calls() {
 }
 
 #[test]
-fn big_apis_shrink_to_few_tools() {
+fn big_apis_shrink_to_few_tools_and_tokens() {
     for (name, spec) in shared_specs() {
-        let profile = tools::group_profile(&spec, &GroupOptions::default());
+        // As `serve --tools grouped` builds it (default flags).
+        let catalog = mcpgate::export::grouped_catalog(
+            &spec,
+            &GroupOptions::default(),
+            &CatalogOptions::default(),
+        );
+        let wire: Vec<_> = catalog
+            .tools()
+            .iter()
+            .map(mcpgate::mcp::wire_tool)
+            .collect();
+        let tokens = tools::estimate_tokens(mcpgate::export::tools_list_bytes(&wire));
+        let per_operation = tools::catalog_from_spec(&spec, &CatalogOptions::default());
+        let wire_ops: Vec<_> = per_operation
+            .tools()
+            .iter()
+            .map(mcpgate::mcp::wire_tool)
+            .collect();
+        let op_tokens = tools::estimate_tokens(mcpgate::export::tools_list_bytes(&wire_ops));
+        assert!(
+            tokens <= op_tokens.max(1000),
+            "{name}: grouped ~{tokens} tokens, per operation ~{op_tokens}"
+        );
         if name.starts_with("github") {
-            assert!(profile.tools.len() <= 60, "{name}: {}", profile.tools.len());
+            assert!(catalog.len() <= 60, "{name}: {} tools", catalog.len());
+            assert!(tokens <= 30_000, "{name}: ~{tokens} tokens");
         }
         if name.starts_with("stripe") {
-            assert!(profile.tools.len() <= 40, "{name}: {}", profile.tools.len());
+            assert!(catalog.len() <= 40, "{name}: {} tools", catalog.len());
         }
     }
 }
