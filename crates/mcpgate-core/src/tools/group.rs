@@ -597,6 +597,7 @@ fn compact_items(items: &Value) -> Value {
 /// next literal when the first is a parent collection followed by an id
 /// (`/projects/{id}/merge_requests` → `merge_requests`).
 fn path_key(path: &str) -> String {
+    let path = path.split('?').next().unwrap_or_default();
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let mut i = 0;
     while i < segs.len() && is_prefix_segment(segs[i]) {
@@ -984,6 +985,7 @@ mod tests {
         assert_eq!(path_key("/v1/customers/{customer}/sources/{id}"), "sources");
         assert_eq!(path_key("/users/@me/guilds"), "users");
         assert_eq!(path_key("/"), "root");
+        assert_eq!(path_key("/responses/{id}/cancel?beta=true"), "cancel");
         assert_eq!(path_key("/{x}"), "root");
     }
 }

@@ -8,6 +8,7 @@
 #![allow(unreachable_pub)]
 
 mod composite;
+mod grouped_calls;
 mod http;
 mod stdio;
 mod support;
