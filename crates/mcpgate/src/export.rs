@@ -76,6 +76,7 @@ pub fn group_options(args: &CatalogArgs) -> GroupOptions {
         max_parameter_description_chars: defaults
             .max_parameter_description_chars
             .min(args.max_description_chars.max(1)),
+        max_description_chars: args.max_description_chars.max(1),
         by: args.group_by.into(),
         filter: OperationFilter {
             read_only: args.read_only,
@@ -126,13 +127,10 @@ pub fn grouped_catalog(
     group: &GroupOptions,
     options: &CatalogOptions,
 ) -> ToolCatalog {
+    // The same catalog code and options as for a profile file, so `profile export` output
+    // gives these very tools (descriptions are generated to fit the description cap).
     let profile = tools::group_profile(spec, group);
-    // The tool text is already made of capped one-liners; the whole list is kept.
-    let options = CatalogOptions {
-        max_description_chars: 1 << 20,
-        ..options.clone()
-    };
-    tools::catalog_from_profile(spec, &profile, &options)
+    tools::catalog_from_profile(spec, &profile, options)
 }
 
 /// Bytes of the `tools/list` result as sent.

@@ -94,6 +94,10 @@ pub struct GroupOptions {
     pub max_tools: usize,
     /// Longest one-line action summary in a tool description (characters).
     pub max_summary_chars: usize,
+    /// Longest tool description (characters): action notes that do not fit are counted
+    /// instead, so that the catalog cap (`--max-description-chars`) never cuts a generated
+    /// description and an exported profile gives the same tools as grouped mode.
+    pub max_description_chars: usize,
     /// Longest argument description (characters, first sentence); a longer first sentence is
     /// left out.
     pub max_parameter_description_chars: usize,
@@ -106,6 +110,7 @@ impl Default for GroupOptions {
             filter: OperationFilter::default(),
             max_tools: 40,
             max_summary_chars: 40,
+            max_description_chars: 1024,
             max_parameter_description_chars: 32,
         }
     }
@@ -497,11 +502,7 @@ fn group_tool(
             "Manage {title}: {} actions via `action`; ids in its path are required.",
             ops.len()
         );
-        if lines.is_empty() {
-            head
-        } else {
-            format!("{head}\n{}", lines.join("\n"))
-        }
+        with_notes(head, &lines, options.max_description_chars)
     };
     ToolDef {
         name,
@@ -722,6 +723,24 @@ fn action_name(op: &Operation, group: &[String]) -> String {
         }
     }
     name
+}
+
+/// `head` and as many note lines as fit in `max` characters, then `(+N more)` for the rest.
+fn with_notes(head: String, lines: &[String], max: usize) -> String {
+    const TAIL: usize = 16; // "\n(+NNNN more)"
+    let mut text = head;
+    let mut len = text.chars().count();
+    for (i, line) in lines.iter().enumerate() {
+        let add = 1 + line.chars().count();
+        if len + add + TAIL > max {
+            text.push_str(&format!("\n(+{} more)", lines.len() - i));
+            return text;
+        }
+        text.push('\n');
+        text.push_str(line);
+        len += add;
+    }
+    text
 }
 
 /// Words that say nothing beyond an action name.
@@ -969,6 +988,19 @@ mod tests {
             "Get the cache limit…"
         );
         assert_eq!(short("Short one. Second sentence.", 30), "Short one");
+        let lines = [
+            "a: one".to_owned(),
+            "b: two".to_owned(),
+            "c: three".to_owned(),
+        ];
+        assert_eq!(
+            with_notes("Head.".into(), &lines, 100),
+            "Head.\na: one\nb: two\nc: three"
+        );
+        assert_eq!(
+            with_notes("Head.".into(), &lines, 30),
+            "Head.\na: one\n(+2 more)"
+        );
         assert_eq!(
             enum_note(&["a", "b", "c", "d", "e", "f", "g"].map(|v| Value::String(v.into()))),
             "One of: a, b, c, d, e, f (+1 more)"
