@@ -125,6 +125,8 @@ const OTHER: &str = "other";
 /// Longest enum kept as an enum in grouped tools; longer ones become a note in the description
 /// (the upstream still validates the value).
 const MAX_ENUM_VALUES: usize = 10;
+/// Prefix of a deprecated action's summary.
+const DEPRECATED: &str = "[deprecated] ";
 /// Enum values a note names before `(+N more)`.
 const ENUM_NOTE_VALUES: usize = 6;
 
@@ -368,6 +370,8 @@ fn group_tool(
     let mut action_names: HashSet<String> = HashSet::new();
     let mut operations = IndexMap::new();
     let mut lines = Vec::new();
+    // Deprecated actions whose summary says nothing more: one line, never counted away.
+    let mut deprecated: Vec<String> = Vec::new();
     let mut merged: IndexMap<String, Merged> = IndexMap::new();
     for op in ops {
         let base = action_name(op, if key == OTHER { &[] } else { &key_tokens });
@@ -377,9 +381,12 @@ fn group_tool(
             crate::profile::OperationRef::Id(op.operation_id.clone()),
         );
         let summary = summary_line(op, options.max_summary_chars);
+        let plain = summary.strip_prefix(DEPRECATED).unwrap_or(&summary);
         // One new word ("Get a custom image definition") rarely changes what an action does.
-        if new_words(&summary, &action, &group_known) >= 2 || op.deprecated {
+        if new_words(plain, &action, &group_known) >= 2 {
             lines.push(format!("{action}: {summary}"));
+        } else if op.deprecated {
+            deprecated.push(action.clone());
         }
         for (raw, schema, description, required) in operation_arguments(op) {
             let arg = aliases.argument(&raw).to_owned();
@@ -502,6 +509,11 @@ fn group_tool(
             "Manage {title}: {} actions via `action`; ids in its path are required.",
             ops.len()
         );
+        let head = if deprecated.is_empty() {
+            head
+        } else {
+            format!("{head}\nDeprecated: {}.", deprecated.join(", "))
+        };
         with_notes(head, &lines, options.max_description_chars)
     };
     ToolDef {
@@ -893,7 +905,7 @@ fn summary_line(op: &Operation, max: usize) -> String {
         .map(|t| short(t, max))
         .unwrap_or_else(|| format!("{} {}", op.method, op.path));
     if op.deprecated {
-        format!("[deprecated] {text}")
+        format!("{DEPRECATED}{text}")
     } else {
         text
     }
