@@ -71,6 +71,51 @@ pub fn spec_interceptors(spec: &ApiSpec) -> Option<Interceptors> {
 mod tests {
     use super::*;
 
+    fn spec(security: Vec<SecurityScheme>, declared: Vec<SecurityScheme>) -> ApiSpec {
+        ApiSpec {
+            openapi_version: "3.1.0".into(),
+            title: "Acme REST API v2".into(),
+            version: "2".into(),
+            servers: Vec::new(),
+            operations: Vec::new(),
+            security,
+            security_schemes: declared,
+            defs: serde_json::Map::new(),
+        }
+    }
+
+    #[test]
+    fn first_sendable_scheme_wins_global_requirement_first() {
+        let query = spec(
+            vec![SecurityScheme::HttpBasic],
+            vec![
+                SecurityScheme::OAuth2,
+                SecurityScheme::ApiKeyQuery("key".into()),
+                SecurityScheme::HttpBearer,
+            ],
+        );
+        let auth = spec_auth(&query).unwrap();
+        assert_eq!(auth.auth_type, AuthType::Query);
+        assert_eq!(auth.query_param.as_deref(), Some("key"));
+        assert_eq!(auth.value_from_env.as_deref(), Some("ACME_TOKEN"));
+
+        let global = spec(
+            vec![SecurityScheme::HttpBearer],
+            vec![SecurityScheme::ApiKeyHeader("X-Key".into())],
+        );
+        assert_eq!(spec_auth(&global).unwrap().auth_type, AuthType::Bearer);
+
+        let none = spec(
+            Vec::new(),
+            vec![
+                SecurityScheme::HttpBasic,
+                SecurityScheme::ApiKeyCookie("c".into()),
+            ],
+        );
+        assert!(spec_auth(&none).is_none());
+        assert!(spec_interceptors(&none).is_none());
+    }
+
     #[test]
     fn env_var_names_from_titles() {
         for (title, want) in [
