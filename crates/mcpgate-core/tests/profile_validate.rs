@@ -107,6 +107,7 @@ fn gitlab_spec() -> ApiSpec {
             upload,
         ],
         security: Vec::new(),
+        security_schemes: Vec::new(),
         defs: serde_json::Map::new(),
     }
 }

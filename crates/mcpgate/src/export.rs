@@ -76,6 +76,7 @@ pub fn group_options(args: &CatalogArgs) -> GroupOptions {
         max_parameter_description_chars: defaults
             .max_parameter_description_chars
             .min(args.max_description_chars.max(1)),
+        max_description_chars: args.max_description_chars.max(1),
         by: args.group_by.into(),
         filter: OperationFilter {
             read_only: args.read_only,
@@ -100,15 +101,7 @@ pub fn catalog_for(sources: &Sources) -> ToolCatalog {
             };
             tools::catalog_from_profile(spec, &profile, &options)
         }
-        (None, ToolsMode::Grouped) => {
-            let profile = tools::group_profile(spec, &group_options(args));
-            // The tool text is already made of capped one-liners; the whole list is kept.
-            let options = CatalogOptions {
-                max_description_chars: 1 << 20,
-                ..options
-            };
-            tools::catalog_from_profile(spec, &profile, &options)
-        }
+        (None, ToolsMode::Grouped) => grouped_catalog(spec, &group_options(args), &options),
         (None, ToolsMode::Operations) => {
             if args.read_only {
                 let filtered = ApiSpec {
@@ -126,6 +119,18 @@ pub fn catalog_for(sources: &Sources) -> ToolCatalog {
             }
         }
     }
+}
+
+/// The grouped tools of `--tools grouped`: the generated profile through the profile catalog.
+pub fn grouped_catalog(
+    spec: &ApiSpec,
+    group: &GroupOptions,
+    options: &CatalogOptions,
+) -> ToolCatalog {
+    // The same catalog code and options as for a profile file, so `profile export` output
+    // gives these very tools (descriptions are generated to fit the description cap).
+    let profile = tools::group_profile(spec, group);
+    tools::catalog_from_profile(spec, &profile, options)
 }
 
 /// Bytes of the `tools/list` result as sent.
@@ -181,7 +186,9 @@ fn export(args: &ExportArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         max_tools: args.max_tools.max(1),
         ..GroupOptions::default()
     };
-    let profile = tools::group_profile(&sources.spec, &options);
+    let mut profile = tools::group_profile(&sources.spec, &options);
+    // The spec's bearer/apiKey scheme, with the token from `<TITLE WORD>_TOKEN`.
+    profile.interceptors = tools::spec_interceptors(&sources.spec);
     let text = serde_json::to_string_pretty(&profile)?;
     writeln!(out, "{text}")?;
     Ok(0)

@@ -186,3 +186,79 @@ fn serve_refuses_a_broken_profile_with_the_reason() {
         "nothing on stdout: it is the MCP channel"
     );
 }
+
+/// The tool rows and the total of a `check` report (what a client would be sent).
+fn tool_rows(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| l.starts_with("  ") || l.starts_with("total:") || l.starts_with("tools:"))
+        .collect()
+}
+
+#[test]
+fn export_output_passes_check_and_produces_the_same_tools_as_grouped_mode() {
+    let specs = root().join("../shared/specs");
+    if !specs.is_dir() {
+        assert!(
+            std::env::var("MCPGATE_REQUIRE_INTEROP").is_err(),
+            "../shared/specs missing"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // spec, expected auth (`None`: the spec declares no static scheme)
+    let cases = [
+        (
+            "petstore-3.0.yaml",
+            Some(serde_json::json!({
+                "type": "custom-header", "value_from_env": "PETSTORE_TOKEN", "header_name": "api_key"
+            })),
+        ),
+        (
+            "tictactoe-3.1.yaml",
+            // The first declared scheme mcpgate can send (before http Bearer).
+            Some(serde_json::json!({
+                "type": "custom-header", "value_from_env": "TIC_TOKEN", "header_name": "api-key"
+            })),
+        ),
+        (
+            "stripe.spec3.2023-08-16.yaml",
+            Some(serde_json::json!({ "type": "bearer", "value_from_env": "STRIPE_TOKEN" })),
+        ),
+        ("github-api.3.0.json.gz", None),
+    ];
+    for (name, auth) in cases {
+        let spec = specs.join(name);
+        let spec = spec.to_str().unwrap();
+        let out = mcpgate(&["profile", "export", "--spec", spec], &[]);
+        assert!(out.status.success(), "{name}: {out:?}");
+        let exported: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            exported.pointer("/interceptors/auth").cloned(),
+            auth,
+            "{name}: exported auth"
+        );
+        let file = dir.path().join(format!("{name}.profile.json"));
+        std::fs::write(&file, &out.stdout).unwrap();
+
+        // Accepted unchanged, with the token variable unset.
+        let with_profile = mcpgate(
+            &["check", "--profile", file.to_str().unwrap(), "--spec", spec],
+            &[],
+        );
+        let with_profile_text = String::from_utf8_lossy(&with_profile.stdout);
+        assert_eq!(
+            with_profile.status.code(),
+            Some(0),
+            "{name}: {with_profile_text}"
+        );
+        let grouped = mcpgate(&["check", "--spec", spec, "--tools", "grouped"], &[]);
+        let grouped_text = String::from_utf8_lossy(&grouped.stdout);
+        assert_eq!(grouped.status.code(), Some(0), "{name}: {grouped_text}");
+        assert_eq!(
+            tool_rows(&with_profile_text),
+            tool_rows(&grouped_text),
+            "{name}: the exported profile gives other tools than grouped mode"
+        );
+        assert!(tool_rows(&grouped_text).len() > 1, "{name}: {grouped_text}");
+    }
+}

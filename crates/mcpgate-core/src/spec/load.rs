@@ -74,6 +74,7 @@ pub fn load(text: &str, options: &LoadOptions<'_>) -> Result<LoadedSpec, SpecErr
     let version = b.info_string(info, "version");
     let servers = b.servers(0, root.get("servers"), "/servers");
     let security = b.security(root);
+    let security_schemes = b.declared_security(root);
     let operations = b.operations(root);
     let (defs, diagnostics) = b.r.finish();
     Ok(LoadedSpec {
@@ -85,9 +86,38 @@ pub fn load(text: &str, options: &LoadOptions<'_>) -> Result<LoadedSpec, SpecErr
             servers,
             operations,
             security,
+            security_schemes,
             defs,
         },
         diagnostics,
+    })
+}
+
+/// The [`SecurityScheme`] a resolved scheme object describes (`None`: apiKey in an unknown place).
+fn scheme_of(def: &Value) -> Option<SecurityScheme> {
+    let field = |k: &str| def.get(k).and_then(Value::as_str).unwrap_or_default();
+    Some(match field("type") {
+        "http" => {
+            let s = field("scheme");
+            if s.eq_ignore_ascii_case("bearer") {
+                SecurityScheme::HttpBearer
+            } else if s.eq_ignore_ascii_case("basic") {
+                SecurityScheme::HttpBasic
+            } else {
+                SecurityScheme::Other(format!("http {s}"))
+            }
+        }
+        "apiKey" => {
+            let key = field("name").to_owned();
+            match field("in") {
+                "header" => SecurityScheme::ApiKeyHeader(key),
+                "query" => SecurityScheme::ApiKeyQuery(key),
+                "cookie" => SecurityScheme::ApiKeyCookie(key),
+                _ => return None,
+            }
+        }
+        "oauth2" | "openIdConnect" => SecurityScheme::OAuth2,
+        other => SecurityScheme::Other(other.to_owned()),
     })
 }
 
@@ -280,45 +310,53 @@ impl<'d> Builder<'d> {
                 );
                 continue;
             };
-            let Some((_, def)) = self.r.deref_object(0, def, &ptr) else {
-                continue;
-            };
-            let field = |k: &str| def.get(k).and_then(Value::as_str).unwrap_or_default();
-            let scheme = match field("type") {
-                "http" => {
-                    let s = field("scheme");
-                    if s.eq_ignore_ascii_case("bearer") {
-                        SecurityScheme::HttpBearer
-                    } else if s.eq_ignore_ascii_case("basic") {
-                        SecurityScheme::HttpBasic
-                    } else {
-                        SecurityScheme::Other(format!("http {s}"))
-                    }
-                }
-                "apiKey" => {
-                    let key = field("name").to_owned();
-                    match field("in") {
-                        "header" => SecurityScheme::ApiKeyHeader(key),
-                        "query" => SecurityScheme::ApiKeyQuery(key),
-                        "cookie" => SecurityScheme::ApiKeyCookie(key),
-                        other => {
-                            self.warn(
-                                0,
-                                &ptr,
-                                format!(
-                                    "apiKey scheme `{name}` has unsupported `in` value `{other}`"
-                                ),
-                            );
-                            continue;
-                        }
-                    }
-                }
-                "oauth2" | "openIdConnect" => SecurityScheme::OAuth2,
-                other => SecurityScheme::Other(other.to_owned()),
-            };
-            out.push(scheme);
+            if let Some(scheme) = self.scheme(name, def, &ptr) {
+                out.push(scheme);
+            }
         }
         out
+    }
+
+    /// Every entry of `components.securitySchemes` that mcpgate understands, in document order.
+    fn declared_security(&mut self, root: &'d Value) -> Vec<SecurityScheme> {
+        let Some(schemes) = root
+            .get("components")
+            .and_then(|c| c.get("securitySchemes"))
+            .and_then(Value::as_object)
+        else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (name, def) in schemes {
+            let ptr = pointer(["components", "securitySchemes", name.as_str()]);
+            if let Some(scheme) = self.quiet_scheme(def, &ptr) {
+                out.push(scheme);
+            }
+        }
+        out
+    }
+
+    /// One security scheme; warns about an unsupported apiKey location.
+    fn scheme(&mut self, name: &str, def: &'d Value, ptr: &str) -> Option<SecurityScheme> {
+        let (_, def) = self.r.deref_object(0, def, ptr)?;
+        let location = def.get("in").and_then(Value::as_str).unwrap_or_default();
+        if def.get("type").and_then(Value::as_str) == Some("apiKey")
+            && !matches!(location, "header" | "query" | "cookie")
+        {
+            self.warn(
+                0,
+                ptr,
+                format!("apiKey scheme `{name}` has unsupported `in` value `{location}`"),
+            );
+            return None;
+        }
+        scheme_of(def)
+    }
+
+    /// One security scheme, without diagnostics (they are reported for the global requirement).
+    fn quiet_scheme(&mut self, def: &'d Value, ptr: &str) -> Option<SecurityScheme> {
+        let (_, def) = self.r.deref_object(0, def, ptr)?;
+        scheme_of(def)
     }
 
     fn operations(&mut self, root: &'d Value) -> Vec<Operation> {

@@ -32,6 +32,9 @@ pub struct ApiSpec {
     pub operations: Vec<Operation>,
     /// Authentication the spec declares globally (first entry of the top-level `security`).
     pub security: Vec<SecurityScheme>,
+    /// Every scheme of `components.securitySchemes` that could be read, in document order
+    /// (whether or not a `security` requirement names it).
+    pub security_schemes: Vec<SecurityScheme>,
     /// Schemas that are recursive and therefore kept as references: name → normalised schema.
     /// Schemas elsewhere refer to them as `{"$ref": "#/$defs/<name>"}`.
     pub defs: serde_json::Map<String, Value>,

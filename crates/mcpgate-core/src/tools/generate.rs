@@ -540,11 +540,38 @@ fn requirement_summary<'a>(
         })
         .collect();
     let by_argument = format!("Needs {}.", by_argument.join("; "));
-    Some(if by_argument.len() < by_action.len() {
-        by_argument
-    } else {
-        by_action
-    })
+    // By requirement set: actions that need the same arguments share one entry.
+    let mut by_needs: Vec<(String, Vec<&str>)> = Vec::new();
+    for action in &actions {
+        let needed: Vec<&str> = tool
+            .parameters
+            .iter()
+            .filter(|(_, d)| d.required_for.iter().any(|a| a == *action))
+            .map(|(n, _)| n.as_str())
+            .collect();
+        if needed.is_empty() {
+            continue;
+        }
+        let needed = needed.join(", ");
+        match by_needs.iter_mut().find(|(n, _)| *n == needed) {
+            Some((_, acts)) => acts.push(action.as_str()),
+            None => by_needs.push((needed, vec![action.as_str()])),
+        }
+    }
+    let by_needs: Vec<String> = by_needs
+        .iter()
+        .map(|(needed, acts)| format!("{needed}: {}", acts.join(", ")))
+        .collect();
+    let by_needs = format!("Needs {}.", by_needs.join("; "));
+    [by_argument, by_needs]
+        .into_iter()
+        .fold(
+            by_action,
+            |best, form| {
+                if form.len() < best.len() { form } else { best }
+            },
+        )
+        .into()
 }
 
 /// Where a spec parameter's value goes.

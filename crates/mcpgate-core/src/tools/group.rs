@@ -94,7 +94,12 @@ pub struct GroupOptions {
     pub max_tools: usize,
     /// Longest one-line action summary in a tool description (characters).
     pub max_summary_chars: usize,
-    /// Longest argument description (characters, first sentence).
+    /// Longest tool description (characters): action notes that do not fit are counted
+    /// instead, so that the catalog cap (`--max-description-chars`) never cuts a generated
+    /// description and an exported profile gives the same tools as grouped mode.
+    pub max_description_chars: usize,
+    /// Longest argument description (characters, first sentence); a longer first sentence is
+    /// left out.
     pub max_parameter_description_chars: usize,
 }
 
@@ -104,8 +109,9 @@ impl Default for GroupOptions {
             by: GroupBy::Auto,
             filter: OperationFilter::default(),
             max_tools: 40,
-            max_summary_chars: 60,
-            max_parameter_description_chars: 40,
+            max_summary_chars: 40,
+            max_description_chars: 1024,
+            max_parameter_description_chars: 32,
         }
     }
 }
@@ -116,6 +122,13 @@ const ACTION: &str = "action";
 const ACTION_RENAMED: &str = "action_value";
 /// Key of the group that collects the smallest groups beyond `max_tools`.
 const OTHER: &str = "other";
+/// Longest enum kept as an enum in grouped tools; longer ones become a note in the description
+/// (the upstream still validates the value).
+const MAX_ENUM_VALUES: usize = 10;
+/// Prefix of a deprecated action's summary.
+const DEPRECATED: &str = "[deprecated] ";
+/// Enum values a note names before `(+N more)`.
+const ENUM_NOTE_VALUES: usize = 6;
 
 /// Groups the spec's operations into action tools and returns them as a profile.
 pub fn group_profile(spec: &ApiSpec, options: &GroupOptions) -> Profile {
@@ -169,11 +182,16 @@ pub fn group_profile(spec: &ApiSpec, options: &GroupOptions) -> Profile {
     }
 
     let aliases = Aliases::new(&ops);
+    // The API's own name ("GitHub") says nothing about one action.
+    let title_words: Vec<String> = words(&spec.title)
+        .into_iter()
+        .filter(|w| w.len() >= 3 && !is_prefix_segment(w))
+        .collect();
     let mut taken = HashSet::new();
     let mut tools = Vec::with_capacity(groups.len());
     for (key, ops) in &groups {
         let name = unique(sanitize_tool_name(&format!("manage_{key}")), &mut taken);
-        tools.push(group_tool(name, key, ops, &aliases, options));
+        tools.push(group_tool(name, &title_words, key, ops, &aliases, options));
     }
     Profile {
         schema: None,
@@ -336,15 +354,24 @@ struct Merged {
 
 fn group_tool(
     name: String,
+    title_words: &[String],
     key: &str,
     ops: &[&Operation],
     aliases: &Aliases,
     options: &GroupOptions,
 ) -> ToolDef {
     let key_tokens = words(key);
+    let group_known: Vec<String> = key_tokens
+        .iter()
+        .cloned()
+        .chain(vocabulary(ops, options.max_summary_chars))
+        .chain(title_words.iter().cloned())
+        .collect();
     let mut action_names: HashSet<String> = HashSet::new();
     let mut operations = IndexMap::new();
     let mut lines = Vec::new();
+    // Deprecated actions whose summary says nothing more: one line, never counted away.
+    let mut deprecated: Vec<String> = Vec::new();
     let mut merged: IndexMap<String, Merged> = IndexMap::new();
     for op in ops {
         let base = action_name(op, if key == OTHER { &[] } else { &key_tokens });
@@ -354,8 +381,12 @@ fn group_tool(
             crate::profile::OperationRef::Id(op.operation_id.clone()),
         );
         let summary = summary_line(op, options.max_summary_chars);
-        if adds_meaning(&summary, &action, &key_tokens) || op.deprecated {
+        let plain = summary.strip_prefix(DEPRECATED).unwrap_or(&summary);
+        // One new word ("Get a custom image definition") rarely changes what an action does.
+        if new_words(plain, &action, &group_known) >= 2 {
             lines.push(format!("{action}: {summary}"));
+        } else if op.deprecated {
+            deprecated.push(action.clone());
         }
         for (raw, schema, description, required) in operation_arguments(op) {
             let arg = aliases.argument(&raw).to_owned();
@@ -369,9 +400,12 @@ fn group_tool(
                 }
             }
             if m.description.is_none() {
+                // A first sentence that does not fit is left out rather than cut: a cut
+                // phrase ("Either `true` to allow…") costs tokens and says little.
                 m.description = description
                     .map(|d| short(d, options.max_parameter_description_chars))
-                    .filter(|d| adds_meaning(d, &raw, &[]));
+                    .filter(|d| !d.ends_with('…'))
+                    .filter(|d| adds_meaning(d, &raw, &description_known(schema)));
             }
             match schema.get("enum").and_then(Value::as_array) {
                 Some(values) if m.enum_everywhere => {
@@ -405,7 +439,8 @@ fn group_tool(
             ACTION.to_owned(),
             ParameterDef {
                 param_type: ParamTypes::One(ParamType::String),
-                description: Some("Action to perform".to_owned()),
+                // The tool description already says "see `action`".
+                description: None,
                 required: true,
                 required_for: Vec::new(),
                 enum_values: Some(
@@ -424,6 +459,22 @@ fn group_tool(
         let everywhere = m.required_for.len() == all_actions.len()
             || (m.path_in == all_actions.len() && m.required_for.is_empty());
         let is_array = m.types.contains(&ParamType::Array);
+        let enum_values = if m.enum_everywhere {
+            m.enum_values.filter(|e| !e.is_empty())
+        } else {
+            None
+        };
+        let (enum_values, description) = match enum_values {
+            Some(values) if values.len() > MAX_ENUM_VALUES => {
+                let note = enum_note(&values);
+                let description = match m.description {
+                    Some(d) => format!("{d}. {note}"),
+                    None => note,
+                };
+                (None, Some(description))
+            }
+            other => (other, m.description),
+        };
         let param_type = match m.types.as_slice() {
             [] => ParamTypes::Many(ANY_TYPES.to_vec()),
             [one] => ParamTypes::One(*one),
@@ -433,18 +484,14 @@ fn group_tool(
             arg,
             ParameterDef {
                 param_type,
-                description: m.description,
+                description,
                 required: everywhere,
                 required_for: if everywhere {
                     Vec::new()
                 } else {
                     m.required_for
                 },
-                enum_values: if m.enum_everywhere {
-                    m.enum_values.filter(|e| !e.is_empty())
-                } else {
-                    None
-                },
+                enum_values,
                 items: if is_array { m.items } else { None },
                 default: None,
                 example: None,
@@ -458,18 +505,16 @@ fn group_tool(
             .unwrap_or_default()
     } else {
         let title = key.replace('_', " ");
-        if lines.is_empty() {
-            format!(
-                "Manage {title}: {} actions, see `action`; ids in its path are required.",
-                ops.len()
-            )
+        let head = format!(
+            "Manage {title}: {} actions via `action`; ids in its path are required.",
+            ops.len()
+        );
+        let head = if deprecated.is_empty() {
+            head
         } else {
-            format!(
-                "Manage {title}: {} actions, see `action`; ids in its path are required. Notes:\n{}",
-                ops.len(),
-                lines.join("\n")
-            )
-        }
+            format!("{head}\nDeprecated: {}.", deprecated.join(", "))
+        };
+        with_notes(head, &lines, options.max_description_chars)
     };
     ToolDef {
         name,
@@ -565,6 +610,7 @@ fn compact_items(items: &Value) -> Value {
 /// next literal when the first is a parent collection followed by an id
 /// (`/projects/{id}/merge_requests` → `merge_requests`).
 fn path_key(path: &str) -> String {
+    let path = path.split('?').next().unwrap_or_default();
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let mut i = 0;
     while i < segs.len() && is_prefix_segment(segs[i]) {
@@ -691,26 +737,162 @@ fn action_name(op: &Operation, group: &[String]) -> String {
     name
 }
 
+/// `head` and as many note lines as fit in `max` characters, then `(+N more)` for the rest.
+fn with_notes(head: String, lines: &[String], max: usize) -> String {
+    const TAIL: usize = 16; // "\n(+NNNN more)"
+    let mut text = head;
+    let mut len = text.chars().count();
+    for (i, line) in lines.iter().enumerate() {
+        let add = 1 + line.chars().count();
+        if len + add + TAIL > max {
+            text.push_str(&format!("\n(+{} more)", lines.len() - i));
+            return text;
+        }
+        text.push('\n');
+        text.push_str(line);
+        len += add;
+    }
+    text
+}
+
 /// Words that say nothing beyond an action name.
-const STOP_WORDS: [&str; 16] = [
+const STOP_WORDS: [&str; 30] = [
     "a", "an", "the", "for", "to", "of", "in", "on", "by", "if", "is", "and", "or", "from", "with",
-    "it",
+    "it", "its", "has", "have", "been", "be", "are", "was", "all", "any", "this", "that", "as",
+    "at", "your",
 ];
 
-/// Whether `summary` says something the action and group names do not (compared by word stem).
+/// Words a parameter description may add to its name and still say nothing new.
+const FILLER: [&str; 15] = [
+    "parameter",
+    "number",
+    "unique",
+    "identifier",
+    "id",
+    "name",
+    "value",
+    "result",
+    "fetch",
+    "either",
+    "whether",
+    "true",
+    "false",
+    "specifies",
+    "specify",
+];
+
+/// What a parameter description may repeat and still say nothing new: filler words and the
+/// parameter's own enum values ("Either `asc` or `desc`").
+fn description_known(schema: &Value) -> Vec<String> {
+    let mut known: Vec<String> = FILLER.iter().map(|w| (*w).to_owned()).collect();
+    if let Some(values) = schema.get("enum").and_then(Value::as_array) {
+        known.extend(values.iter().filter_map(Value::as_str).flat_map(words));
+    }
+    known
+}
+
+/// Verbs that mean the same thing in a summary and an action name.
+fn verb_synonym(w: &str) -> &str {
+    match w {
+        "list" | "fetch" | "retrieve" | "show" | "read" => "get",
+        "remove" => "delete",
+        "add" => "create",
+        "set" | "edit" | "modify" | "change" => "update",
+        other => other,
+    }
+}
+
+/// A word's comparison form: lower case, verb synonyms unified, plural endings removed.
+fn stem(w: &str) -> String {
+    let w = w.to_ascii_lowercase();
+    let w = verb_synonym(&w).to_owned();
+    if let Some(base) = w.strip_suffix("ies").filter(|b| b.len() >= 2) {
+        return format!("{base}y");
+    }
+    if let Some(base) = w
+        .strip_suffix("es")
+        .filter(|b| b.ends_with("ss") || b.ends_with("ch") || b.ends_with("sh") || b.ends_with('x'))
+    {
+        return base.to_owned();
+    }
+    match w.strip_suffix('s') {
+        Some(base) if !base.ends_with('s') && !base.is_empty() => base.to_owned(),
+        _ => w,
+    }
+}
+
+/// Whether `word` (a stem) is one of `known` or an abbreviation relation holds (`repo` /
+/// `repository`, `org` / `organization`, `async` / `asynchronously`).
+fn is_known(word: &str, known: &HashSet<String>) -> bool {
+    known.contains(word)
+        || known.iter().any(|k| {
+            let (short, long) = if k.len() <= word.len() {
+                (k.as_str(), word)
+            } else {
+                (word, k.as_str())
+            };
+            short.len() >= 3 && long.starts_with(short)
+        })
+}
+
+/// Whether `summary` says something the action and group names do not (compared by stem, with
+/// verb synonyms and abbreviations).
 fn adds_meaning(summary: &str, action: &str, group: &[String]) -> bool {
-    let stem = |w: &str| {
-        let w = w.to_ascii_lowercase();
-        w.strip_suffix("es")
-            .filter(|s| s.ends_with("ss") || s.ends_with("ch") || s.ends_with('x'))
-            .or_else(|| w.strip_suffix('s'))
-            .map_or(w.clone(), str::to_owned)
-    };
+    new_words(summary, action, group) > 0
+}
+
+/// How many words of `summary` the action and group names do not already say.
+fn new_words(summary: &str, action: &str, group: &[String]) -> usize {
     let known: HashSet<String> = words(action).iter().chain(group).map(|w| stem(w)).collect();
     words(summary)
         .iter()
         .filter(|w| !STOP_WORDS.contains(&w.as_str()))
-        .any(|w| !known.contains(&stem(w)))
+        .filter(|w| !is_known(&stem(w), &known))
+        .count()
+}
+
+/// Words that a quarter or more of a group's summaries use (`pull`, `request` in `pulls`): they
+/// describe the group, not one action. Empty for groups of fewer than four operations.
+fn vocabulary(ops: &[&Operation], max: usize) -> Vec<String> {
+    if ops.len() < 4 {
+        return Vec::new();
+    }
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for op in ops {
+        let mut seen: HashSet<String> = HashSet::new();
+        for w in words(&summary_line(op, max)) {
+            if !STOP_WORDS.contains(&w.as_str()) {
+                seen.insert(stem(&w));
+            }
+        }
+        for w in seen {
+            *counts.entry(w).or_default() += 1;
+        }
+    }
+    let mut out: Vec<String> = counts
+        .into_iter()
+        .filter(|(_, n)| n * 4 >= ops.len())
+        .map(|(w, _)| w)
+        .collect();
+    out.sort();
+    out
+}
+
+/// "One of: a, b, c, … (+N more)." for an enum too long to list.
+fn enum_note(values: &[Value]) -> String {
+    let shown: Vec<String> = values
+        .iter()
+        .take(ENUM_NOTE_VALUES)
+        .map(|v| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect();
+    format!(
+        "One of: {} (+{} more)",
+        shown.join(", "),
+        values.len().saturating_sub(ENUM_NOTE_VALUES)
+    )
 }
 
 /// One line for an action: the summary (or the description's first sentence), capped.
@@ -723,13 +905,14 @@ fn summary_line(op: &Operation, max: usize) -> String {
         .map(|t| short(t, max))
         .unwrap_or_else(|| format!("{} {}", op.method, op.path));
     if op.deprecated {
-        format!("[deprecated] {text}")
+        format!("{DEPRECATED}{text}")
     } else {
         text
     }
 }
 
-/// First sentence (or line) of `text`, cleaned and capped at `max` characters.
+/// First sentence (or line) of `text`, cleaned and capped at `max` characters; a cut text ends
+/// at a word boundary with `…`.
 fn short(text: &str, max: usize) -> String {
     let text = text.trim();
     let end = text
@@ -739,7 +922,25 @@ fn short(text: &str, max: usize) -> String {
         })
         .map_or(text.len(), |(i, _)| i);
     let first = text[..end].trim().trim_end_matches('.');
-    super::generate::clean_text(first, max)
+    let capped = super::generate::clean_text(first, max);
+    match capped.strip_suffix('…') {
+        Some(cut) => {
+            let at_word = match cut.rfind(' ') {
+                Some(i) if i > 0 => &cut[..i],
+                _ => cut,
+            };
+            let mut at_word = at_word.trim_end_matches(|c: char| !c.is_alphanumeric() && c != ')');
+            // "… limit for an" → "… limit".
+            while let Some((head, last)) = at_word.rsplit_once(' ') {
+                if !STOP_WORDS.contains(&last.to_ascii_lowercase().as_str()) {
+                    break;
+                }
+                at_word = head.trim_end();
+            }
+            format!("{at_word}…")
+        }
+        None => capped,
+    }
 }
 
 #[cfg(test)]
@@ -761,6 +962,64 @@ mod tests {
     }
 
     #[test]
+    fn summaries_that_repeat_the_names_add_nothing() {
+        let group = ["pulls".to_owned(), "pull".to_owned(), "request".to_owned()];
+        assert!(!adds_meaning("List pull requests", "list", &group));
+        assert!(!adds_meaning(
+            "Get a repository for the org",
+            "get_repo_for_org",
+            &[]
+        ));
+        assert!(!adds_meaning(
+            "Merge a pull request asynchronously",
+            "merge_async",
+            &group
+        ));
+        assert_eq!(
+            new_words(
+                "Approve a workflow run for a fork pull request",
+                "approve_workflow_run",
+                &[]
+            ),
+            3
+        );
+        assert!(!adds_meaning("Either `asc` or `desc`", "direction", &{
+            description_known(&serde_json::json!({ "enum": ["asc", "desc"] }))
+        }));
+        assert!(adds_meaning(
+            "The number of results per page (max 100)",
+            "per_page",
+            &description_known(&serde_json::json!({}))
+        ));
+    }
+
+    #[test]
+    fn cut_text_ends_at_a_word() {
+        assert_eq!(
+            short("Get the cache limit for an enterprise.", 30),
+            "Get the cache limit…"
+        );
+        assert_eq!(short("Short one. Second sentence.", 30), "Short one");
+        let lines = [
+            "a: one".to_owned(),
+            "b: two".to_owned(),
+            "c: three".to_owned(),
+        ];
+        assert_eq!(
+            with_notes("Head.".into(), &lines, 100),
+            "Head.\na: one\nb: two\nc: three"
+        );
+        assert_eq!(
+            with_notes("Head.".into(), &lines, 30),
+            "Head.\na: one\n(+2 more)"
+        );
+        assert_eq!(
+            enum_note(&["a", "b", "c", "d", "e", "f", "g"].map(|v| Value::String(v.into()))),
+            "One of: a, b, c, d, e, f (+1 more)"
+        );
+    }
+
+    #[test]
     fn path_keys() {
         assert_eq!(
             path_key("/api/v4/projects/{id}/merge_requests"),
@@ -770,6 +1029,7 @@ mod tests {
         assert_eq!(path_key("/v1/customers/{customer}/sources/{id}"), "sources");
         assert_eq!(path_key("/users/@me/guilds"), "users");
         assert_eq!(path_key("/"), "root");
+        assert_eq!(path_key("/responses/{id}/cancel?beta=true"), "cancel");
         assert_eq!(path_key("/{x}"), "root");
     }
 }

@@ -4,6 +4,7 @@
 //! pure, deterministic function of its inputs (stable `tools/list` order).
 
 mod arguments;
+mod auth;
 mod budget;
 mod composite;
 mod generate;
@@ -15,6 +16,7 @@ mod safe;
 pub use arguments::{
     ArgumentError, BodyPart, PlanSettings, PlannedBody, RequestPlan, plan_call, plan_step,
 };
+pub use auth::{spec_auth, spec_interceptors, token_env_var};
 pub use budget::{BudgetMode, budget_problem, estimate_tokens, read_only_profile};
 pub use composite::{CompositePlan, CompositeStep, set_path, step_levels};
 pub use generate::{CatalogOptions, catalog_from_profile, catalog_from_spec};

@@ -9,6 +9,7 @@
 
 mod composite;
 mod deploy;
+mod grouped_calls;
 mod http;
 mod oauth;
 mod stdio;
