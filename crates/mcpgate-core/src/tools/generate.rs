@@ -6,7 +6,9 @@ use super::{
     ActionBinding, ArgumentBinding, ArgumentSpec, Target, ToolAnnotations, ToolCatalog,
     ToolDefinition,
 };
-use crate::profile::{AliasMap, OperationRef, ParamTypes, ParameterDef, Profile, ToolDef};
+use crate::profile::{
+    AliasMap, ForEachDef, OperationRef, ParamTypes, ParameterDef, Profile, ToolDef,
+};
 use crate::spec::{ApiSpec, MediaType, Operation, ParameterLocation};
 use http::Method;
 use serde_json::{Map, Value, json};
@@ -319,7 +321,7 @@ fn composite_tool(
     options: &CatalogOptions,
 ) -> Option<ToolDefinition> {
     let steps_def = tool.steps.as_ref()?;
-    let levels = super::step_levels(steps_def).ok()?;
+    let levels = super::step_levels(steps_def, tool.parallel == Some(true)).ok()?;
     let metadata_params: Vec<String> = tool.metadata_params.clone().unwrap_or_default();
     let mut steps = Vec::with_capacity(steps_def.len());
     for step in steps_def {
@@ -328,9 +330,44 @@ fn composite_tool(
             .request_body
             .as_ref()
             .and_then(|b| preferred_media_type(&b.content));
+        let for_each = step.for_each.as_ref().map(|f| super::ForEach {
+            from: f.from.clone(),
+            pointer: f.pointer.clone().unwrap_or_default(),
+            max_items: f.max_items.unwrap_or(ForEachDef::DEFAULT_MAX_ITEMS) as usize,
+            concurrency: f.concurrency.unwrap_or(ForEachDef::DEFAULT_CONCURRENCY) as usize,
+        });
+        let item_name = step.for_each.as_ref().map(|f| f.as_name.as_str());
+        let mut inputs = Vec::with_capacity(step.args.len());
+        for (name, arg) in &step.args {
+            let target = find_target(op, media, name)
+                .or_else(|| aliases.target(name).and_then(|c| find_target(op, media, c)))?;
+            let source = match (&arg.from, &arg.arg, &arg.value) {
+                (Some(from), None, None) => {
+                    let pointer = arg.pointer.clone().unwrap_or_default();
+                    if Some(from.as_str()) == item_name {
+                        super::InputSource::Item { pointer }
+                    } else {
+                        super::InputSource::Step {
+                            from: from.clone(),
+                            pointer,
+                        }
+                    }
+                }
+                (None, Some(a), None) => super::InputSource::Argument(a.clone()),
+                (None, None, Some(v)) => super::InputSource::Value(v.clone()),
+                _ => return None,
+            };
+            inputs.push(super::StepInput {
+                name: name.clone(),
+                target,
+                source,
+            });
+        }
         steps.push(super::CompositeStep {
             store_as: step.store_as.clone(),
             depends_on: step.depends_on.clone(),
+            inputs,
+            for_each,
             action: ActionBinding {
                 name: None,
                 body_media_type: media.map(|m| m.media_type.clone()),

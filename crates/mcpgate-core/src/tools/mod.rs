@@ -16,7 +16,10 @@ pub use arguments::{
     ArgumentError, BodyPart, PlanSettings, PlannedBody, RequestPlan, plan_call, plan_step,
 };
 pub use budget::{BudgetMode, budget_problem, estimate_tokens, read_only_profile};
-pub use composite::{CompositePlan, CompositeStep, set_path, step_levels};
+pub use composite::{
+    CompositePlan, CompositeStep, ForEach, InputSource, StepInput, for_each_items, resolve_inputs,
+    set_path, step_levels, uses_results,
+};
 pub use generate::{CatalogOptions, catalog_from_profile, catalog_from_spec};
 pub use group::{GroupBy, GroupOptions, OperationFilter, group_profile, is_read_only};
 pub use names::sanitize_tool_name;
