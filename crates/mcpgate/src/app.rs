@@ -68,6 +68,7 @@ pub fn build(config: &Config, sources: &Sources) -> anyhow::Result<Arc<Gateway>>
     };
     let reply_settings = ReplySettings {
         max_text_bytes: config.args.max_reply_bytes,
+        max_binary_bytes: config.args.max_binary_bytes,
         ..ReplySettings::default()
     };
     let title = sources

@@ -119,10 +119,18 @@ pub fn shape_reply(
             return json_output(value, settings);
         }
     }
-    if mime.starts_with("image/") || is_binary_type(&mime) {
+    // Known binary types, and any non-text type whose body is not UTF-8 (a protobuf, an
+    // unlabelled archive) travel as bytes; everything else is text.
+    let undeclared_binary = !mime.starts_with("text/") && std::str::from_utf8(&reply.body).is_err();
+    if mime.starts_with("image/") || is_binary_type(&mime) || undeclared_binary {
+        let mime = if mime.is_empty() {
+            "application/octet-stream".to_owned()
+        } else {
+            mime
+        };
         if reply.body_truncated || reply.body.len() > settings.max_binary_bytes {
             return ToolOutput::error(format!(
-                "{what}: the {mime} reply is larger than the {} byte limit and was not returned",
+                "{what}: the {mime} reply is larger than the {} byte limit for binary content and was not returned (raise MCP_MAX_BINARY_BYTES, or ask for a smaller variant such as a thumbnail)",
                 settings.max_binary_bytes
             ));
         }
@@ -447,5 +455,50 @@ mod tests {
             panic!()
         };
         assert!(t.starts_with("ééééé\n") && t.contains("truncated"), "{t}");
+    }
+
+    #[test]
+    fn binary_types_become_blobs_text_types_text_and_the_cap_is_explained() {
+        let settings = ReplySettings {
+            max_binary_bytes: 8,
+            ..ReplySettings::default()
+        };
+        let bin = |ct: Option<&str>, body: &[u8]| {
+            shape_reply(
+                &UpstreamReply {
+                    status: 200,
+                    content_type: ct.map(str::to_owned),
+                    body: body.to_vec(),
+                    body_truncated: false,
+                },
+                None,
+                "GET /f",
+                &settings,
+            )
+        };
+        let pdf = bin(Some("application/pdf"), b"%PDF-1");
+        assert_eq!(
+            pdf.content,
+            vec![Content::Blob {
+                data: "JVBERi0x".into(),
+                mime_type: "application/pdf".into()
+            }]
+        );
+        let unlabelled = bin(None, &[0xff, 0xfe, 0x00]);
+        assert!(
+            matches!(&unlabelled.content[0], Content::Blob { mime_type, .. } if mime_type == "application/octet-stream"),
+            "{unlabelled:?}"
+        );
+        let csv = bin(Some("text/csv"), b"a,b\n1,2");
+        assert_eq!(csv.content, vec![Content::Text("a,b\n1,2".into())]);
+        let big = bin(Some("image/png"), &[0u8; 9]);
+        assert!(big.is_error);
+        let Content::Text(t) = &big.content[0] else {
+            panic!()
+        };
+        assert!(
+            t.contains("8 byte limit") && t.contains("MCP_MAX_BINARY_BYTES"),
+            "{t}"
+        );
     }
 }

@@ -7,6 +7,7 @@
 )]
 #![allow(unreachable_pub)]
 
+mod binary;
 mod composite;
 mod http;
 mod stdio;
