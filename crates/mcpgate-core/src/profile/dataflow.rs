@@ -29,16 +29,7 @@ pub(crate) enum Walk {
 
 /// The schema of an operation's 2xx JSON reply, if the spec gives a non-empty one.
 pub(crate) fn success_schema(op: &Operation) -> Option<&Value> {
-    op.responses
-        .iter()
-        .filter(|r| r.status.starts_with('2'))
-        .flat_map(|r| r.content.iter())
-        .find(|m| {
-            let t = m.media_type.to_ascii_lowercase();
-            t.ends_with("json") || t == "*/*"
-        })
-        .map(|m| &m.schema)
-        .filter(|s| s.as_object().is_some_and(|o| !o.is_empty()))
+    op.success_schema()
 }
 
 /// Follows `#/$defs/<name>` references (a few levels; recursive schemas stay unknown beyond).

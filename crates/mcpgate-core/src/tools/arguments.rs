@@ -49,7 +49,26 @@ pub struct RequestPlan {
     pub server_override: Option<String>,
     /// Keep only these fields of the reply.
     pub response_fields: Option<Vec<String>>,
+    /// The operation's pagination query parameters (`page`, `per_page`, `cursor`, …), named
+    /// when a long list is cut.
+    pub paging: Vec<String>,
 }
+
+/// Query parameter names that page through a list.
+const PAGING: &[&str] = &[
+    "page",
+    "per_page",
+    "page_size",
+    "pageSize",
+    "limit",
+    "offset",
+    "cursor",
+    "after",
+    "before",
+    "starting_after",
+    "page_token",
+    "pageToken",
+];
 
 /// A request body.
 #[derive(Debug, Clone, PartialEq)]
@@ -264,6 +283,15 @@ fn plan_action(
         body,
         server_override: op.servers.first().cloned(),
         response_fields: action.response_fields.clone(),
+        paging: op
+            .parameters
+            .iter()
+            .filter(|p| {
+                p.location == crate::spec::ParameterLocation::Query
+                    && PAGING.contains(&p.name.as_str())
+            })
+            .map(|p| p.name.clone())
+            .collect(),
     })
 }
 

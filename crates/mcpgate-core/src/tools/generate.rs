@@ -1,6 +1,7 @@
 //! Tool definitions from a spec alone (one tool per operation) or from a profile.
 
 use super::names::{sanitize_argument_name, sanitize_tool_name, unique};
+use super::output;
 use super::safe::{SchemaMode, make_client_safe};
 use super::{
     ActionBinding, ArgumentBinding, ArgumentSpec, Target, ToolAnnotations, ToolCatalog,
@@ -22,6 +23,9 @@ pub struct CatalogOptions {
     pub max_description_chars: usize,
     /// Input schema dialect: the client-safe subset (default) or full JSON Schema 2020-12.
     pub schema_mode: SchemaMode,
+    /// Derive `outputSchema` from the 2xx JSON response schemas (off by default: it costs
+    /// `tools/list` bytes in every client's context).
+    pub output_schemas: bool,
 }
 
 impl Default for CatalogOptions {
@@ -29,7 +33,15 @@ impl Default for CatalogOptions {
         Self {
             max_description_chars: 1024,
             schema_mode: SchemaMode::Safe,
+            output_schemas: false,
         }
+    }
+}
+
+fn into_shared(schema: Option<Value>) -> Option<Arc<Map<String, Value>>> {
+    match schema {
+        Some(Value::Object(m)) => Some(Arc::new(m)),
+        _ => None,
     }
 }
 
@@ -195,11 +207,16 @@ fn tool_for_operation(
         response_fields: None,
         file_field_name: None,
     };
+    let output_schema = options
+        .output_schemas
+        .then(|| output::operation_output(spec, op, None))
+        .flatten();
     ToolDefinition {
         name,
         title: op.summary.as_deref().map(|s| clean_text(s, 200)),
         description,
         input_schema: finish_schema(input_schema, options),
+        output_schema: into_shared(output_schema),
         annotations,
         action_argument: None,
         actions: vec![action],
@@ -391,11 +408,23 @@ fn composite_tool(
     );
     let input_schema = object_schema(properties, required);
     let annotations = annotations_for(steps.iter().map(|s| &s.action.operation.method));
+    let output_schema = options.output_schemas.then(|| {
+        let mut root = Map::new();
+        for step in steps_def {
+            if let Some(op) = spec.operation(&step.call) {
+                let shape = output::step_shape(spec, op, step.for_each.is_some());
+                output::set_shape(&mut root, &step.store_as, shape);
+            }
+        }
+        root.insert("_metadata".into(), json!({ "type": "object" }));
+        json!({ "type": "object", "properties": root })
+    });
     Some(ToolDefinition {
         name: tool.name.clone(),
         title: None,
         description: clean_text(&tool.description, options.max_description_chars),
         input_schema: finish_schema(input_schema, options),
+        output_schema: into_shared(output_schema),
         annotations,
         action_argument: None,
         actions: Vec::new(),
@@ -407,6 +436,24 @@ fn composite_tool(
             partial_results: tool.partial_results == Some(true),
         }),
     })
+}
+
+/// One schema for all actions: the common one, or `anyOf` the distinct ones; none when some
+/// action's reply is not always JSON.
+fn actions_output(spec: &ApiSpec, actions: &[ActionBinding]) -> Option<Value> {
+    let mut distinct: Vec<Value> = Vec::new();
+    for action in actions {
+        let op = spec.operation(&action.operation.operation_id)?;
+        let schema = output::operation_output(spec, op, action.response_fields.as_deref())?;
+        if !distinct.contains(&schema) {
+            distinct.push(schema);
+        }
+    }
+    match distinct.len() {
+        0 => None,
+        1 => distinct.pop(),
+        _ => Some(json!({ "type": "object", "anyOf": distinct })),
+    }
 }
 
 fn profile_tool(
@@ -505,11 +552,16 @@ fn profile_tool(
         description.push_str(&summary);
     }
     let annotations = annotations_for(actions.iter().map(|a| &a.operation.method));
+    let output_schema = options
+        .output_schemas
+        .then(|| actions_output(spec, &actions))
+        .flatten();
     Some(ToolDefinition {
         name: tool.name.clone(),
         title: None,
         description,
         input_schema: finish_schema(input_schema, options),
+        output_schema: into_shared(output_schema),
         annotations,
         action_argument,
         actions,

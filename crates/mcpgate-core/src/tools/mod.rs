@@ -9,6 +9,7 @@ mod composite;
 mod generate;
 mod group;
 mod names;
+mod output;
 mod response;
 mod safe;
 
@@ -97,6 +98,9 @@ pub struct ToolDefinition {
     /// JSON Schema of the arguments: a flat `type: object` (shared, so the wire copy costs
     /// nothing).
     pub input_schema: Arc<Map<String, Value>>,
+    /// JSON Schema of `structuredContent` (when `CatalogOptions::output_schemas` is on and the
+    /// replies are JSON with a declared schema).
+    pub output_schema: Option<Arc<Map<String, Value>>>,
     /// Method-derived hints.
     pub annotations: ToolAnnotations,
     /// Name of the argument that selects the action, when the tool has several.

@@ -123,7 +123,7 @@ impl Gateway {
         if !metadata.is_empty() {
             merged.insert("_metadata".into(), Value::Object(metadata));
         }
-        tools::json_output(Value::Object(merged), &self.reply_settings)
+        tools::json_output(Value::Object(merged), &[], &self.reply_settings)
     }
 
     /// Plans one call of a step: the tool's arguments plus the step's resolved inputs.
@@ -220,6 +220,7 @@ impl Gateway {
             Ok(reply) => Err(error_text(&tools::shape_reply(
                 &reply,
                 None,
+                &[],
                 &what,
                 &self.reply_settings,
             ))),

@@ -12,4 +12,5 @@ mod composite;
 mod http;
 mod stdio;
 mod support;
+mod typed;
 mod upstream;
