@@ -275,3 +275,24 @@ fn malformed_data_flow_fields_are_parse_errors_at_their_location() {
         "{text:#?}"
     );
 }
+
+#[test]
+fn an_args_key_may_be_an_alias_of_the_parameter() {
+    let tool = tool(json!([
+        {"call": "getApiV4ProjectsId", "store_as": "project", "args": {"project_id": {"arg": "project_id"}}}
+    ]));
+    let with_alias = json!({"profile_name": "t", "parameter_aliases": {"id": ["project_id"]}, "tools": [tool.clone()]});
+    let p = parse_profile(&with_alias.to_string(), "p.json").unwrap();
+    let e: Vec<_> = validate(&p, &gitlab(), "p.json")
+        .into_iter()
+        .filter(|d| d.is_error())
+        .collect();
+    assert!(e.is_empty(), "{e:?}");
+    // Without the alias, `project_id` is no parameter of the operation.
+    assert!(
+        errors(tool)
+            .iter()
+            .any(|m| m.starts_with("/tools/0/steps/0/args/project_id: ")),
+        "an unknown args key is reported"
+    );
+}

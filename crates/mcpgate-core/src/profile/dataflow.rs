@@ -3,6 +3,7 @@
 //! schema (lenient where the schema says nothing), `for_each` runs over an array, bounds are in
 //! range.
 
+use super::alias::AliasMap;
 use super::format::{ForEachDef, StepDef, ToolDef};
 use super::suggest::did_you_mean;
 use crate::diagnostics::escape_pointer_token;
@@ -169,6 +170,7 @@ fn stored_schema(spec: &ApiSpec, step: &StepDef) -> Option<Value> {
 /// Checks `args` and `for_each` of every step of `tool`.
 pub(crate) fn check_data_flow(
     spec: &ApiSpec,
+    aliases: &AliasMap,
     tool: &ToolDef,
     steps: &[StepDef],
     steps_ptr: &str,
@@ -259,7 +261,7 @@ pub(crate) fn check_data_flow(
         for (name, arg) in &step.args {
             let aptr = child(&child(&sptr, "args"), name);
             if let Some(op) = op {
-                check_arg_name(op, name, &aptr, &at, &mut out);
+                check_arg_name(op, aliases, name, &aptr, &at, &mut out);
             }
             let sources = [arg.from.is_some(), arg.arg.is_some(), arg.value.is_some()]
                 .iter()
@@ -347,8 +349,16 @@ fn check_bounds(fe: &ForEachDef, fptr: &str, at: &str, out: &mut Vec<Problem>) {
     }
 }
 
-/// An `args` key must name a parameter or top-level body property of the step's operation.
-fn check_arg_name(op: &Operation, name: &str, aptr: &str, at: &str, out: &mut Vec<Problem>) {
+/// An `args` key must name a parameter or top-level body property of the step's operation
+/// (directly or through `parameter_aliases`).
+fn check_arg_name(
+    op: &Operation,
+    aliases: &AliasMap,
+    name: &str,
+    aptr: &str,
+    at: &str,
+    out: &mut Vec<Problem>,
+) {
     let mut known: Vec<&str> = op.parameters.iter().map(|p| p.name.as_str()).collect();
     if let Some(body) = &op.request_body {
         for media in &body.content {
@@ -358,7 +368,8 @@ fn check_arg_name(op: &Operation, name: &str, aptr: &str, at: &str, out: &mut Ve
         }
         known.push("body");
     }
-    if !known.contains(&name) {
+    let via_alias = aliases.target(name).is_some_and(|t| known.contains(&t));
+    if !known.contains(&name) && !via_alias {
         let hint = did_you_mean(name, known.iter().copied(), 3);
         out.push((
             aptr.to_owned(),

@@ -232,9 +232,14 @@ impl<'a> Validator<'a> {
                 ),
             );
         }
-        for (p, message) in
-            super::dataflow::check_data_flow(self.spec, tool, steps, &steps_ptr, label)
-        {
+        for (p, message) in super::dataflow::check_data_flow(
+            self.spec,
+            &self.aliases,
+            tool,
+            steps,
+            &steps_ptr,
+            label,
+        ) {
             self.error(p, message);
         }
         for name in tool.parameters.keys() {
