@@ -281,7 +281,8 @@ fn an_args_key_may_be_an_alias_of_the_parameter() {
     let tool = tool(json!([
         {"call": "getApiV4ProjectsId", "store_as": "project", "args": {"project_id": {"arg": "project_id"}}}
     ]));
-    let with_alias = json!({"profile_name": "t", "parameter_aliases": {"id": ["project_id"]}, "tools": [tool.clone()]});
+    let with_alias =
+        json!({"profile_name": "t", "parameter_aliases": {"id": ["project_id"]}, "tools": [tool]});
     let p = parse_profile(&with_alias.to_string(), "p.json").unwrap();
     let e: Vec<_> = validate(&p, &gitlab(), "p.json")
         .into_iter()
