@@ -6,27 +6,30 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-/// The example's `project_overview`: `project` first, then merge requests and issues in parallel.
+/// The example's `project_overview`: `project` first, then merge requests and issues in parallel
+/// (the mock sees both level-1 requests in flight at once; level 0 alone).
 #[tokio::test]
 async fn composite_runs_levels_in_parallel_and_merges_by_store_as() {
-    let slow = |r: &Recorded| {
-        // Level-1 answers take 300 ms, so both must be in flight together to overlap.
-        if r.path().ends_with("/merge_requests") || r.path().ends_with("/issues") {
-            Duration::from_millis(300)
-        } else {
-            Duration::ZERO
-        }
-    };
-    let mock = MockUpstream::start_delayed(slow, |r, _| {
-        let body = if r.path().ends_with("/merge_requests") {
-            json!([{"iid": 7}])
-        } else if r.path().ends_with("/issues") {
-            json!([{"iid": 9}])
-        } else {
-            json!({"id": 42})
-        };
-        axum::Json(body).into_response_()
-    })
+    let flight = InFlight::default();
+    let (enter, leave) = (flight.clone(), flight.clone());
+    let mock = MockUpstream::start_delayed(
+        move |_| {
+            enter.enter();
+            // Answers take a while, so requests sent together are in flight together.
+            Duration::from_millis(200)
+        },
+        move |r, _| {
+            leave.leave();
+            let body = if r.path().ends_with("/merge_requests") {
+                json!([{"iid": 7}])
+            } else if r.path().ends_with("/issues") {
+                json!([{"iid": 9}])
+            } else {
+                json!({"id": 42})
+            };
+            axum::Json(body).into_response_()
+        },
+    )
     .await;
     let base = mock.url("/api/v4");
     let (profile, spec) = (example_profile(), example_spec());
@@ -57,10 +60,10 @@ async fn composite_runs_levels_in_parallel_and_merges_by_store_as() {
         a.query().contains("state=opened") && b.query().contains("state=opened"),
         "arguments reach every step"
     );
-    let gap = b.at.duration_since(a.at);
-    assert!(
-        gap < Duration::from_millis(250),
-        "level 1 steps overlap (second started {gap:?} after the first)"
+    assert_eq!(
+        flight.max(),
+        2,
+        "the two level-1 steps overlap; level 0 ran alone before them"
     );
 }
 
