@@ -218,3 +218,41 @@ async fn long_lists_are_cut_with_a_pagination_note_and_still_match_the_schema() 
         "{default}"
     );
 }
+
+const REVIEW: [&str; 4] = [
+    "--tool",
+    "review_merge_request",
+    "--args",
+    r#"{"project_id":"g/p","merge_request_iid":3}"#,
+];
+
+/// The official TypeScript SDK client checks `structuredContent` against `outputSchema` itself
+/// (and fails the call when it does not match): a composite's typed result passes.
+#[tokio::test]
+async fn official_sdk_client_accepts_the_typed_result_of_a_composite() {
+    let Some(shared) = shared_dir() else {
+        assert!(
+            std::env::var("MCPGATE_REQUIRE_INTEROP").is_err(),
+            "../shared is missing but interop tests are required"
+        );
+        eprintln!("skipped: ../shared/tools not found");
+        return;
+    };
+    let mock = gitlab_mock().await;
+    let cmd = format!(
+        "stdio:env -i PATH=\"$PATH\" MCP_OUTPUT_SCHEMAS=true API_BASE_URL={} {} serve --profile {} --spec {}",
+        mock.url("/api/v4"),
+        bin(),
+        example_profile(),
+        example_spec()
+    );
+    let out = run_tool(shared.join("tools/mcp-client-check.sh"), cmd, &REVIEW).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "mcp-client-check failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("structuredContent"), "{stdout}");
+    assert_eq!(mock.recorded().len(), 3);
+}
