@@ -332,3 +332,53 @@ fn any_json() -> impl Strategy<Value = Value> {
         ]
     })
 }
+
+/// A composite step's own inputs are encoded like arguments, win over a tool argument bound to
+/// the same parameter, and keep the path-segment rule.
+#[test]
+fn step_inputs_override_tool_arguments_and_stay_in_one_segment() {
+    let none = |_: &str| None;
+    let spec = spec::load(
+        SPEC,
+        &LoadOptions {
+            source_name: "t.yaml",
+            external: &none,
+        },
+    )
+    .unwrap()
+    .spec;
+    let profile = mcpgate_core::profile::parse_profile(
+        &json!({"profile_name": "t", "tools": [{"name": "c", "description": "d", "composite": true,
+            "steps": [{"call": "getFile", "store_as": "file",
+                       "args": {"file_path": {"arg": "path"}, "ref": {"value": "main"}}}],
+            "parameters": {"id": {"type": "string", "required": true}, "path": {"type": "string"},
+                           "ref": {"type": "string"}}}]})
+        .to_string(),
+        "p.json",
+    )
+    .unwrap();
+    let catalog = tools::catalog_from_profile(&spec, &profile, &CatalogOptions::default());
+    let tool = catalog.get("c").unwrap();
+    let step = &tool.composite.as_ref().unwrap().steps[0];
+    let Value::Object(args) = json!({"id": "g/p", "path": "src/lib.rs", "ref": "dev"}) else {
+        panic!()
+    };
+    let empty = std::collections::HashMap::new();
+    let inputs = tools::resolve_inputs(step, &args, &empty, None).unwrap();
+    let plan =
+        tools::plan_step(tool, &step.action, &args, &inputs, PlanSettings::default()).unwrap();
+    assert_eq!(plan.path, "/projects/g%2Fp/files/src%2Flib.rs");
+    assert_eq!(
+        plan.query,
+        vec![("ref".to_owned(), "main".to_owned())],
+        "the step's constant wins"
+    );
+    assert_eq!(plan.paging, vec!["per_page".to_owned()]);
+    let Value::Object(dots) = json!({"id": "g", "path": ".."}) else {
+        panic!()
+    };
+    let inputs = tools::resolve_inputs(step, &dots, &empty, None).unwrap();
+    let err =
+        tools::plan_step(tool, &step.action, &dots, &inputs, PlanSettings::default()).unwrap_err();
+    assert!(err.to_string().contains("/file_path"), "{err}");
+}

@@ -93,6 +93,7 @@ async fn main() -> anyhow::Result<()> {
         let out = mcpgate_core::tools::shape_reply(
             &reply,
             plan.response_fields.as_deref(),
+            &plan.paging,
             "GET /projects",
             &gateway.reply_settings,
         );

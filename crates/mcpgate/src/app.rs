@@ -68,6 +68,8 @@ pub fn build(config: &Config, sources: &Sources) -> anyhow::Result<Arc<Gateway>>
     };
     let reply_settings = ReplySettings {
         max_text_bytes: config.args.max_reply_bytes,
+        max_binary_bytes: config.args.max_binary_bytes,
+        max_list_items: config.args.max_list_items.max(1),
         ..ReplySettings::default()
     };
     let title = sources

@@ -64,7 +64,13 @@ fn report(
             .composite
             .iter()
             .flat_map(|c| &c.steps)
-            .map(|s| format!("{}←{}", s.store_as, s.action.operation.operation_id));
+            .map(|s| match &s.for_each {
+                Some(f) => format!(
+                    "{}←{} for each of {} (≤{}, {} at a time)",
+                    s.store_as, s.action.operation.operation_id, f.from, f.max_items, f.concurrency
+                ),
+                None => format!("{}←{}", s.store_as, s.action.operation.operation_id),
+            });
         let actions: Vec<String> = steps
             .chain(def.actions.iter().map(|a| match &a.name {
                 Some(n) => format!("{n}→{}", a.operation.operation_id),

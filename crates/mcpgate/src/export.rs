@@ -63,6 +63,7 @@ pub fn catalog_options(args: &CatalogArgs) -> CatalogOptions {
     CatalogOptions {
         max_description_chars: args.max_description_chars.max(1),
         schema_mode: args.schema_mode.into(),
+        output_schemas: args.output_schemas,
     }
 }
 

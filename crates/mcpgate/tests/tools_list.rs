@@ -37,6 +37,10 @@ fn wire(catalog: &ToolCatalog) -> Value {
 }
 
 fn seed_catalog() -> ToolCatalog {
+    seed_catalog_with(&CatalogOptions::default())
+}
+
+fn seed_catalog_with(options: &CatalogOptions) -> ToolCatalog {
     let spec = load(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -56,7 +60,7 @@ fn seed_catalog() -> ToolCatalog {
     .unwrap();
     let diagnostics = profile::validate(&p, &spec, "seed");
     assert!(diagnostics.iter().all(|d| !d.is_error()), "{diagnostics:?}");
-    tools::catalog_from_profile(&spec, &p, &CatalogOptions::default())
+    tools::catalog_from_profile(&spec, &p, options)
 }
 
 #[test]
@@ -68,6 +72,32 @@ fn seed_profile_tools_list() {
         "tools/list of the seed profile is {bytes} bytes (target ≤ 2 KB)"
     );
     insta::assert_json_snapshot!("seed_profile", list);
+}
+
+/// `outputSchema` is opt-in: off, the seed list stays in budget; on, every seed tool (all
+/// JSON replies) has one.
+#[test]
+fn seed_output_schemas_are_opt_in() {
+    let plain = wire(&seed_catalog());
+    assert!(
+        plain["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t.get("outputSchema").is_none())
+    );
+    let typed = wire(&seed_catalog_with(&CatalogOptions {
+        output_schemas: true,
+        ..CatalogOptions::default()
+    }));
+    for t in typed["tools"].as_array().unwrap() {
+        assert_eq!(t["outputSchema"]["type"], "object", "{t}");
+    }
+    eprintln!(
+        "seed tools/list: {} bytes, {} with output schemas",
+        serde_json::to_string(&plain).unwrap().len(),
+        serde_json::to_string(&typed).unwrap().len()
+    );
 }
 
 #[test]

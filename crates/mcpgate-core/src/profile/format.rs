@@ -123,6 +123,10 @@ pub struct ToolDef {
     /// Composite only: return what succeeded plus per-step errors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partial_results: Option<bool>,
+    /// Composite only: steps without `depends_on` start together instead of one after another
+    /// (mcp4openapi's order, the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel: Option<bool>,
 }
 
 /// One step of a composite tool (mcp4openapi's format).
@@ -136,6 +140,64 @@ pub struct StepDef {
     /// `store_as` names of the steps that must finish first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
+    /// Data flow: operation parameter (or body property) name → where its value comes from.
+    /// These win over the tool's arguments of the same name.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub args: IndexMap<String, StepArg>,
+    /// Run the step once per item of an array from an earlier step; the results are stored as
+    /// an array.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_each: Option<ForEachDef>,
+}
+
+/// Where one argument of a step comes from: exactly one of `from`, `arg` or `value`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StepArg {
+    /// `store_as` of a step listed in `depends_on`, or the `for_each` item name (`as`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// JSON pointer into `from` (RFC 6901; default `""`, the whole value), e.g. `/0/id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
+    /// Name of one of the tool's arguments (absent argument: the parameter is not sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arg: Option<String>,
+    /// A constant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+}
+
+/// `for_each` of a step: one call per item of an array.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ForEachDef {
+    /// `store_as` of a step listed in `depends_on`.
+    pub from: String,
+    /// JSON pointer to the array inside that step's result (default `""`: the result itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
+    /// Name of the current item, used as `from` in `args` (e.g. `pipeline`).
+    #[serde(rename = "as")]
+    pub as_name: String,
+    /// At most this many items are used (1 to 100, default 20); the rest are reported in
+    /// `_metadata.truncated`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_items: Option<u32>,
+    /// Calls in flight at once (1 to 16, default 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
+}
+
+impl ForEachDef {
+    /// Default of `max_items`.
+    pub const DEFAULT_MAX_ITEMS: u32 = 20;
+    /// Largest accepted `max_items`.
+    pub const MAX_MAX_ITEMS: u32 = 100;
+    /// Default of `concurrency`.
+    pub const DEFAULT_CONCURRENCY: u32 = 4;
+    /// Largest accepted `concurrency`.
+    pub const MAX_CONCURRENCY: u32 = 16;
 }
 
 /// What an action calls: an operationId, or an operation with options.

@@ -6,6 +6,7 @@
 //! request planning, and [`profile_json_schema`] is the JSON Schema of the file format.
 
 mod alias;
+mod dataflow;
 mod env;
 pub mod format;
 mod parse;

@@ -37,6 +37,7 @@ pub(crate) const TOOL_FIELDS: &[&str] = &[
     "composite",
     "steps",
     "partial_results",
+    "parallel",
 ];
 
 /// Field names of [`Interceptors`](super::format::Interceptors), in declaration order.
@@ -250,7 +251,7 @@ fn check_tool(value: &Value, ptr: &str, ctx: &mut Ctx<'_>) {
             "response_fields" => {
                 ctx.check::<Option<indexmap::IndexMap<String, Vec<String>>>>(v, &fptr);
             }
-            "composite" | "partial_results" => ctx.check::<Option<bool>>(v, &fptr),
+            "composite" | "partial_results" | "parallel" => ctx.check::<Option<bool>>(v, &fptr),
             "steps" => match v.as_array() {
                 Some(steps) => {
                     for (i, step) in steps.iter().enumerate() {

@@ -15,7 +15,7 @@ pub(crate) const DEFAULT_METADATA_PARAMS: &[&str] = &["action", "resource_type"]
 /// Checks `profile` against `spec` and returns every finding (errors and warnings).
 ///
 /// An empty result (or one without [`Diagnostic::is_error`] entries) means the profile is usable
-/// with this spec. Composite tools are reported as not supported yet.
+/// with this spec.
 pub fn validate(profile: &Profile, spec: &ApiSpec, source_name: &str) -> Vec<Diagnostic> {
     let mut v = Validator {
         profile,
@@ -138,7 +138,8 @@ impl<'a> Validator<'a> {
     }
 
     /// Composite tools: `composite: true` with steps, every `call` exists, `store_as` unique,
-    /// `depends_on` names earlier-declared or later steps that exist, and no cycle.
+    /// `depends_on` names earlier-declared or later steps that exist, no cycle, and the data
+    /// flow (`args`, `for_each`) is sound.
     fn check_composite(&mut self, tool: &'a ToolDef, ptr: &str, label: &str) {
         if tool.composite != Some(true) {
             self.error(
@@ -218,15 +219,28 @@ impl<'a> Validator<'a> {
         let deps_known = steps
             .iter()
             .all(|s| s.depends_on.iter().all(|d| names.contains(&d.as_str())));
-        if let (true, Err(cycle)) = (deps_known, crate::tools::step_levels(steps)) {
+        if let (true, Err(cycle)) = (
+            deps_known,
+            crate::tools::step_levels(steps, tool.parallel == Some(true)),
+        ) {
             let path: Vec<&str> = cycle.iter().map(|&i| steps[i].store_as.as_str()).collect();
             self.error(
-                steps_ptr,
+                steps_ptr.clone(),
                 format!(
                     "{label}: the steps' depends_on form a cycle: {}",
                     path.join(" → ")
                 ),
             );
+        }
+        for (p, message) in super::dataflow::check_data_flow(
+            self.spec,
+            &self.aliases,
+            tool,
+            steps,
+            &steps_ptr,
+            label,
+        ) {
+            self.error(p, message);
         }
         for name in tool.parameters.keys() {
             if let Some(def) = tool.parameters.get(name) {
@@ -264,6 +278,12 @@ impl<'a> Validator<'a> {
             self.warning(
                 child(ptr, "partial_results"),
                 format!("{label}: `partial_results` only applies to composite tools"),
+            );
+        }
+        if tool.parallel.is_some() {
+            self.warning(
+                child(ptr, "parallel"),
+                format!("{label}: `parallel` only applies to composite tools"),
             );
         }
         let ops = match &tool.operations {

@@ -114,6 +114,35 @@ pub struct Operation {
     pub pointer: String,
 }
 
+impl Operation {
+    /// The schema of the 2xx JSON reply (the first 2xx response with a JSON media type), if the
+    /// spec gives a non-empty one.
+    pub fn success_schema(&self) -> Option<&Value> {
+        self.responses
+            .iter()
+            .filter(|r| r.status.starts_with('2'))
+            .flat_map(|r| r.content.iter())
+            .find(|m| {
+                let t = m.media_type.to_ascii_lowercase();
+                t.ends_with("json") || t == "*/*"
+            })
+            .map(|m| &m.schema)
+            .filter(|s| s.as_object().is_some_and(|o| !o.is_empty()))
+    }
+
+    /// Whether every 2xx reply the spec declares is JSON (and there is at least one), so a
+    /// successful call always has a structured result.
+    pub fn replies_only_json(&self) -> bool {
+        let mut media = self
+            .responses
+            .iter()
+            .filter(|r| r.status.starts_with('2'))
+            .flat_map(|r| r.content.iter())
+            .peekable();
+        media.peek().is_some() && media.all(|m| m.media_type.to_ascii_lowercase().ends_with("json"))
+    }
+}
+
 /// Where a parameter goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ParameterLocation {

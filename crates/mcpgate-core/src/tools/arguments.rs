@@ -49,7 +49,26 @@ pub struct RequestPlan {
     pub server_override: Option<String>,
     /// Keep only these fields of the reply.
     pub response_fields: Option<Vec<String>>,
+    /// The operation's pagination query parameters (`page`, `per_page`, `cursor`, …), named
+    /// when a long list is cut.
+    pub paging: Vec<String>,
 }
+
+/// Query parameter names that page through a list.
+const PAGING: &[&str] = &[
+    "page",
+    "per_page",
+    "page_size",
+    "pageSize",
+    "limit",
+    "offset",
+    "cursor",
+    "after",
+    "before",
+    "starting_after",
+    "page_token",
+    "pageToken",
+];
 
 /// A request body.
 #[derive(Debug, Clone, PartialEq)]
@@ -116,23 +135,27 @@ pub fn plan_call(
             problems,
         });
     };
-    plan_action(tool, action, args, settings, problems)
+    plan_action(tool, action, args, &[], settings, problems)
 }
 
-/// Plans one step of a composite tool: the tool's arguments applied to that step's operation.
+/// Plans one step of a composite tool: the tool's arguments applied to that step's operation,
+/// plus the step's own resolved inputs (`(parameter name, target, value)`), which win over a
+/// tool argument bound to the same target.
 pub fn plan_step(
     tool: &ToolDefinition,
     step: &ActionBinding,
     args: &Map<String, Value>,
+    inputs: &[(String, Target, Value)],
     settings: PlanSettings,
 ) -> Result<RequestPlan, ArgumentError> {
-    plan_action(tool, step, args, settings, Vec::new())
+    plan_action(tool, step, args, inputs, settings, Vec::new())
 }
 
 fn plan_action(
     tool: &ToolDefinition,
     action: &ActionBinding,
     args: &Map<String, Value>,
+    inputs: &[(String, Target, Value)],
     settings: PlanSettings,
     mut problems: Vec<(String, String)>,
 ) -> Result<RequestPlan, ArgumentError> {
@@ -183,17 +206,23 @@ fn plan_action(
     let mut cookies = Vec::new();
     let mut body_props = Map::new();
     let mut whole_body: Option<Value> = None;
-    for (spec, value) in &values {
+    let from_args = values.iter().filter_map(|(spec, value)| {
         if tool.metadata_params.iter().any(|m| m == &spec.name) {
-            continue;
+            return None;
         }
-        let Some(binding) = action.bindings.iter().find(|b| b.argument == spec.name) else {
-            continue; // declared for other actions
-        };
-        match &binding.target {
+        // Not bound: declared for other actions. Overridden: a step input has this target.
+        let binding = action.bindings.iter().find(|b| b.argument == spec.name)?;
+        if inputs.iter().any(|(_, t, _)| t == &binding.target) {
+            return None;
+        }
+        Some((spec.name.as_str(), &binding.target, value))
+    });
+    let from_inputs = inputs.iter().map(|(n, t, v)| (n.as_str(), t, v));
+    for (arg_name, target, value) in from_args.chain(from_inputs) {
+        match target {
             Target::Path(name) => match path_segment(value) {
                 Ok(seg) => path_values.push((name, seg)),
-                Err(msg) => problems.push((ptr(&spec.name), msg)),
+                Err(msg) => problems.push((ptr(arg_name), msg)),
             },
             Target::Query {
                 name,
@@ -209,14 +238,14 @@ fn plan_action(
             ),
             Target::Header(name) => match header(name, value) {
                 Ok(h) => headers.push(h),
-                Err(msg) => problems.push((ptr(&spec.name), msg)),
+                Err(msg) => problems.push((ptr(arg_name), msg)),
             },
             Target::Cookie(name) => match scalar_text(value) {
                 Some(text) if !text.contains([';', '\r', '\n']) => {
                     cookies.push((name.clone(), text))
                 }
                 _ => problems.push((
-                    ptr(&spec.name),
+                    ptr(arg_name),
                     "cookie value must be a single value without `;` or line breaks".into(),
                 )),
             },
@@ -254,6 +283,15 @@ fn plan_action(
         body,
         server_override: op.servers.first().cloned(),
         response_fields: action.response_fields.clone(),
+        paging: op
+            .parameters
+            .iter()
+            .filter(|p| {
+                p.location == crate::spec::ParameterLocation::Query
+                    && PAGING.contains(&p.name.as_str())
+            })
+            .map(|p| p.name.clone())
+            .collect(),
     })
 }
 

@@ -1,12 +1,15 @@
 //! Tool definitions from a spec alone (one tool per operation) or from a profile.
 
 use super::names::{sanitize_argument_name, sanitize_tool_name, unique};
+use super::output;
 use super::safe::{SchemaMode, make_client_safe};
 use super::{
     ActionBinding, ArgumentBinding, ArgumentSpec, Target, ToolAnnotations, ToolCatalog,
     ToolDefinition,
 };
-use crate::profile::{AliasMap, OperationRef, ParamTypes, ParameterDef, Profile, ToolDef};
+use crate::profile::{
+    AliasMap, ForEachDef, OperationRef, ParamTypes, ParameterDef, Profile, ToolDef,
+};
 use crate::spec::{ApiSpec, MediaType, Operation, ParameterLocation};
 use http::Method;
 use serde_json::{Map, Value, json};
@@ -20,6 +23,9 @@ pub struct CatalogOptions {
     pub max_description_chars: usize,
     /// Input schema dialect: the client-safe subset (default) or full JSON Schema 2020-12.
     pub schema_mode: SchemaMode,
+    /// Derive `outputSchema` from the 2xx JSON response schemas (off by default: it costs
+    /// `tools/list` bytes in every client's context).
+    pub output_schemas: bool,
 }
 
 impl Default for CatalogOptions {
@@ -27,7 +33,15 @@ impl Default for CatalogOptions {
         Self {
             max_description_chars: 1024,
             schema_mode: SchemaMode::Safe,
+            output_schemas: false,
         }
+    }
+}
+
+fn into_shared(schema: Option<Value>) -> Option<Arc<Map<String, Value>>> {
+    match schema {
+        Some(Value::Object(m)) => Some(Arc::new(m)),
+        _ => None,
     }
 }
 
@@ -193,11 +207,16 @@ fn tool_for_operation(
         response_fields: None,
         file_field_name: None,
     };
+    let output_schema = options
+        .output_schemas
+        .then(|| output::operation_output(spec, op, None))
+        .flatten();
     ToolDefinition {
         name,
         title: op.summary.as_deref().map(|s| clean_text(s, 200)),
         description,
         input_schema: finish_schema(input_schema, options),
+        output_schema: into_shared(output_schema),
         annotations,
         action_argument: None,
         actions: vec![action],
@@ -319,7 +338,7 @@ fn composite_tool(
     options: &CatalogOptions,
 ) -> Option<ToolDefinition> {
     let steps_def = tool.steps.as_ref()?;
-    let levels = super::step_levels(steps_def).ok()?;
+    let levels = super::step_levels(steps_def, tool.parallel == Some(true)).ok()?;
     let metadata_params: Vec<String> = tool.metadata_params.clone().unwrap_or_default();
     let mut steps = Vec::with_capacity(steps_def.len());
     for step in steps_def {
@@ -328,9 +347,44 @@ fn composite_tool(
             .request_body
             .as_ref()
             .and_then(|b| preferred_media_type(&b.content));
+        let for_each = step.for_each.as_ref().map(|f| super::ForEach {
+            from: f.from.clone(),
+            pointer: f.pointer.clone().unwrap_or_default(),
+            max_items: f.max_items.unwrap_or(ForEachDef::DEFAULT_MAX_ITEMS) as usize,
+            concurrency: f.concurrency.unwrap_or(ForEachDef::DEFAULT_CONCURRENCY) as usize,
+        });
+        let item_name = step.for_each.as_ref().map(|f| f.as_name.as_str());
+        let mut inputs = Vec::with_capacity(step.args.len());
+        for (name, arg) in &step.args {
+            let target = find_target(op, media, name)
+                .or_else(|| aliases.target(name).and_then(|c| find_target(op, media, c)))?;
+            let source = match (&arg.from, &arg.arg, &arg.value) {
+                (Some(from), None, None) => {
+                    let pointer = arg.pointer.clone().unwrap_or_default();
+                    if Some(from.as_str()) == item_name {
+                        super::InputSource::Item { pointer }
+                    } else {
+                        super::InputSource::Step {
+                            from: from.clone(),
+                            pointer,
+                        }
+                    }
+                }
+                (None, Some(a), None) => super::InputSource::Argument(a.clone()),
+                (None, None, Some(v)) => super::InputSource::Value(v.clone()),
+                _ => return None,
+            };
+            inputs.push(super::StepInput {
+                name: name.clone(),
+                target,
+                source,
+            });
+        }
         steps.push(super::CompositeStep {
             store_as: step.store_as.clone(),
             depends_on: step.depends_on.clone(),
+            inputs,
+            for_each,
             action: ActionBinding {
                 name: None,
                 body_media_type: media.map(|m| m.media_type.clone()),
@@ -354,11 +408,23 @@ fn composite_tool(
     );
     let input_schema = object_schema(properties, required);
     let annotations = annotations_for(steps.iter().map(|s| &s.action.operation.method));
+    let output_schema = options.output_schemas.then(|| {
+        let mut root = Map::new();
+        for step in steps_def {
+            if let Some(op) = spec.operation(&step.call) {
+                let shape = output::step_shape(spec, op, step.for_each.is_some());
+                output::set_shape(&mut root, &step.store_as, shape);
+            }
+        }
+        root.insert("_metadata".into(), json!({ "type": "object" }));
+        json!({ "type": "object", "properties": root })
+    });
     Some(ToolDefinition {
         name: tool.name.clone(),
         title: None,
         description: clean_text(&tool.description, options.max_description_chars),
         input_schema: finish_schema(input_schema, options),
+        output_schema: into_shared(output_schema),
         annotations,
         action_argument: None,
         actions: Vec::new(),
@@ -370,6 +436,24 @@ fn composite_tool(
             partial_results: tool.partial_results == Some(true),
         }),
     })
+}
+
+/// One schema for all actions: the common one, or `anyOf` the distinct ones; none when some
+/// action's reply is not always JSON.
+fn actions_output(spec: &ApiSpec, actions: &[ActionBinding]) -> Option<Value> {
+    let mut distinct: Vec<Value> = Vec::new();
+    for action in actions {
+        let op = spec.operation(&action.operation.operation_id)?;
+        let schema = output::operation_output(spec, op, action.response_fields.as_deref())?;
+        if !distinct.contains(&schema) {
+            distinct.push(schema);
+        }
+    }
+    match distinct.len() {
+        0 => None,
+        1 => distinct.pop(),
+        _ => Some(json!({ "type": "object", "anyOf": distinct })),
+    }
 }
 
 fn profile_tool(
@@ -468,11 +552,16 @@ fn profile_tool(
         description.push_str(&summary);
     }
     let annotations = annotations_for(actions.iter().map(|a| &a.operation.method));
+    let output_schema = options
+        .output_schemas
+        .then(|| actions_output(spec, &actions))
+        .flatten();
     Some(ToolDefinition {
         name: tool.name.clone(),
         title: None,
         description,
         input_schema: finish_schema(input_schema, options),
+        output_schema: into_shared(output_schema),
         annotations,
         action_argument,
         actions,

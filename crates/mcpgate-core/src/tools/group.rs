@@ -526,6 +526,7 @@ fn group_tool(
         composite: None,
         steps: None,
         partial_results: None,
+        parallel: None,
     }
 }
 

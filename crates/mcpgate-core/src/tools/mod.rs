@@ -10,6 +10,7 @@ mod composite;
 mod generate;
 mod group;
 mod names;
+mod output;
 mod response;
 mod safe;
 
@@ -18,7 +19,10 @@ pub use arguments::{
 };
 pub use auth::{spec_auth, spec_interceptors, token_env_var};
 pub use budget::{BudgetMode, budget_problem, estimate_tokens, read_only_profile};
-pub use composite::{CompositePlan, CompositeStep, set_path, step_levels};
+pub use composite::{
+    CompositePlan, CompositeStep, ForEach, InputSource, StepInput, for_each_items, resolve_inputs,
+    set_path, step_levels, uses_results,
+};
 pub use generate::{CatalogOptions, catalog_from_profile, catalog_from_spec};
 pub use group::{GroupBy, GroupOptions, OperationFilter, group_profile, is_read_only};
 pub use names::sanitize_tool_name;
@@ -96,6 +100,9 @@ pub struct ToolDefinition {
     /// JSON Schema of the arguments: a flat `type: object` (shared, so the wire copy costs
     /// nothing).
     pub input_schema: Arc<Map<String, Value>>,
+    /// JSON Schema of `structuredContent` (when `CatalogOptions::output_schemas` is on and the
+    /// replies are JSON with a declared schema).
+    pub output_schema: Option<Arc<Map<String, Value>>>,
     /// Method-derived hints.
     pub annotations: ToolAnnotations,
     /// Name of the argument that selects the action, when the tool has several.

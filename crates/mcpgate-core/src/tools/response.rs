@@ -26,6 +26,8 @@ pub struct ReplySettings {
     pub max_binary_bytes: usize,
     /// Longest excerpt of an error body.
     pub error_excerpt_bytes: usize,
+    /// Most items of a JSON list handed to the model; the rest is announced with a note.
+    pub max_list_items: usize,
 }
 
 impl Default for ReplySettings {
@@ -34,6 +36,7 @@ impl Default for ReplySettings {
             max_text_bytes: 64 * 1024,
             max_binary_bytes: 5 * 1024 * 1024,
             error_excerpt_bytes: 500,
+            max_list_items: 50,
         }
     }
 }
@@ -83,9 +86,12 @@ impl ToolOutput {
 
 /// Turns a reply into what the model sees. `what` names the request (`GET /projects/{id}`)
 /// for error messages; it must not contain secrets (no query string).
+///
+/// `paging` names the operation's pagination arguments, for the note on a cut list.
 pub fn shape_reply(
     reply: &UpstreamReply,
     response_fields: Option<&[String]>,
+    paging: &[String],
     what: &str,
     settings: &ReplySettings,
 ) -> ToolOutput {
@@ -116,13 +122,21 @@ pub fn shape_reply(
             if let Some(fields) = response_fields {
                 value = select_fields(value, fields);
             }
-            return json_output(value, settings);
+            return json_output(value, paging, settings);
         }
     }
-    if mime.starts_with("image/") || is_binary_type(&mime) {
+    // Known binary types, and any non-text type whose body is not UTF-8 (a protobuf, an
+    // unlabelled archive) travel as bytes; everything else is text.
+    let undeclared_binary = !mime.starts_with("text/") && std::str::from_utf8(&reply.body).is_err();
+    if mime.starts_with("image/") || is_binary_type(&mime) || undeclared_binary {
+        let mime = if mime.is_empty() {
+            "application/octet-stream".to_owned()
+        } else {
+            mime
+        };
         if reply.body_truncated || reply.body.len() > settings.max_binary_bytes {
             return ToolOutput::error(format!(
-                "{what}: the {mime} reply is larger than the {} byte limit and was not returned",
+                "{what}: the {mime} reply is larger than the {} byte limit for binary content and was not returned (raise MCP_MAX_BINARY_BYTES, or ask for a smaller variant such as a thumbnail)",
                 settings.max_binary_bytes
             ));
         }
@@ -180,8 +194,14 @@ fn is_binary_type(mime: &str) -> bool {
         )
 }
 
-/// A JSON value as a tool result: compact text plus structured content, cut to the size limit.
-pub fn json_output(value: Value, settings: &ReplySettings) -> ToolOutput {
+/// A JSON value as a tool result: compact text plus structured content (an object: anything
+/// else is wrapped as `{"result": …}`). A list keeps at most `max_list_items` items and as many
+/// whole items as fit in `max_text_bytes`, with a note naming `paging` (the operation's
+/// pagination arguments); other values too large are cut as text.
+pub fn json_output(value: Value, paging: &[String], settings: &ReplySettings) -> ToolOutput {
+    if let Value::Array(items) = value {
+        return list_output(items, paging, settings);
+    }
     let text = value.to_string();
     if text.len() <= settings.max_text_bytes {
         let structured = match value {
@@ -194,47 +214,71 @@ pub fn json_output(value: Value, settings: &ReplySettings) -> ToolOutput {
             structured: Some(structured),
         };
     }
-    // Too large. A list keeps as many whole items as fit; anything else is cut as text.
-    if let Value::Array(items) = value {
-        let total = items.len();
-        let mut kept = Vec::new();
-        let mut size = 2;
-        for item in items {
-            let len = item.to_string().len() + 1;
-            if size + len > settings.max_text_bytes {
-                break;
-            }
-            size += len;
-            kept.push(item);
-        }
-        let shown = kept.len();
-        let kept = Value::Array(kept);
-        let note = format!(
-            "[list truncated: showing {shown} of {total} items to stay under {} bytes; request fewer items (e.g. per_page/limit) or the next page]",
-            settings.max_text_bytes
-        );
-        let text = format!("{kept}\n\n{note}");
-        let structured = Value::Object(Map::from_iter([
-            ("result".to_owned(), kept),
-            ("truncated".to_owned(), Value::Bool(true)),
-            ("total_items".to_owned(), Value::from(total)),
-        ]));
-        return ToolOutput {
-            is_error: false,
-            content: vec![Content::Text(text)],
-            structured: Some(structured),
-        };
-    }
     let (cut, _) = cut_text(&text, settings.max_text_bytes);
     let text = format!(
         "{cut}\n\n[reply truncated: {} bytes in all, more than the {} byte limit; use response_fields or a narrower request]",
         text.len(),
         settings.max_text_bytes
     );
+    // Clients that check structuredContent against outputSchema need an object even here.
     ToolOutput {
         is_error: false,
         content: vec![Content::Text(text)],
-        structured: None,
+        structured: Some(serde_json::json!({ "truncated": true })),
+    }
+}
+
+fn list_output(items: Vec<Value>, paging: &[String], settings: &ReplySettings) -> ToolOutput {
+    let total = items.len();
+    let mut kept = Vec::new();
+    let mut size = 2;
+    let mut by_bytes = false;
+    for item in items.into_iter().take(settings.max_list_items) {
+        let len = item.to_string().len() + 1;
+        if size + len > settings.max_text_bytes {
+            by_bytes = true;
+            break;
+        }
+        size += len;
+        kept.push(item);
+    }
+    let shown = kept.len();
+    let kept = Value::Array(kept);
+    if shown == total {
+        return ToolOutput {
+            is_error: false,
+            content: vec![Content::Text(kept.to_string())],
+            structured: Some(Value::Object(Map::from_iter([("result".to_owned(), kept)]))),
+        };
+    }
+    let why = if by_bytes {
+        format!("to stay under {} bytes", settings.max_text_bytes)
+    } else {
+        format!("(at most {} items are shown)", settings.max_list_items)
+    };
+    let how = if paging.is_empty() {
+        "narrow the request to see the rest".to_owned()
+    } else {
+        format!(
+            "get the rest with the pagination arguments {} (fewer items per page, or the next page)",
+            paging
+                .iter()
+                .map(|p| format!("`{p}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let note = format!("[list truncated: showing {shown} of {total} items {why}; {how}]");
+    let text = format!("{kept}\n\n{note}");
+    let structured = Value::Object(Map::from_iter([
+        ("result".to_owned(), kept),
+        ("truncated".to_owned(), Value::Bool(true)),
+        ("total_items".to_owned(), Value::from(total)),
+    ]));
+    ToolOutput {
+        is_error: false,
+        content: vec![Content::Text(text)],
+        structured: Some(structured),
     }
 }
 
@@ -341,6 +385,7 @@ mod tests {
         let out = shape_reply(
             &reply(200, "application/json", r#"{"id": 1, "name": "x"}"#),
             None,
+            &[],
             "GET /p",
             &ReplySettings::default(),
         );
@@ -359,6 +404,7 @@ mod tests {
         let out = shape_reply(
             &reply(200, "application/json; charset=utf-8", body),
             Some(&fields),
+            &[],
             "GET /p",
             &ReplySettings::default(),
         );
@@ -381,6 +427,7 @@ mod tests {
         let out = shape_reply(
             &reply(200, "application/json", &body),
             None,
+            &[],
             "GET /p",
             &settings,
         );
@@ -404,6 +451,7 @@ mod tests {
                 r#"{"message":"404 Project Not Found"}"#,
             ),
             None,
+            &[],
             "GET /projects/{id}",
             &ReplySettings::default(),
         );
@@ -427,6 +475,7 @@ mod tests {
                 body_truncated: false,
             },
             None,
+            &[],
             "GET /i",
             &ReplySettings::default(),
         );
@@ -440,6 +489,7 @@ mod tests {
         let out = shape_reply(
             &reply(200, "text/plain", "é".repeat(20).as_str()),
             None,
+            &[],
             "GET /t",
             &settings,
         );
@@ -447,5 +497,51 @@ mod tests {
             panic!()
         };
         assert!(t.starts_with("ééééé\n") && t.contains("truncated"), "{t}");
+    }
+
+    #[test]
+    fn binary_types_become_blobs_text_types_text_and_the_cap_is_explained() {
+        let settings = ReplySettings {
+            max_binary_bytes: 8,
+            ..ReplySettings::default()
+        };
+        let bin = |ct: Option<&str>, body: &[u8]| {
+            shape_reply(
+                &UpstreamReply {
+                    status: 200,
+                    content_type: ct.map(str::to_owned),
+                    body: body.to_vec(),
+                    body_truncated: false,
+                },
+                None,
+                &[],
+                "GET /f",
+                &settings,
+            )
+        };
+        let pdf = bin(Some("application/pdf"), b"%PDF-1");
+        assert_eq!(
+            pdf.content,
+            vec![Content::Blob {
+                data: "JVBERi0x".into(),
+                mime_type: "application/pdf".into()
+            }]
+        );
+        let unlabelled = bin(None, &[0xff, 0xfe, 0x00]);
+        assert!(
+            matches!(&unlabelled.content[0], Content::Blob { mime_type, .. } if mime_type == "application/octet-stream"),
+            "{unlabelled:?}"
+        );
+        let csv = bin(Some("text/csv"), b"a,b\n1,2");
+        assert_eq!(csv.content, vec![Content::Text("a,b\n1,2".into())]);
+        let big = bin(Some("image/png"), &[0u8; 9]);
+        assert!(big.is_error);
+        let Content::Text(t) = &big.content[0] else {
+            panic!()
+        };
+        assert!(
+            t.contains("8 byte limit") && t.contains("MCP_MAX_BINARY_BYTES"),
+            "{t}"
+        );
     }
 }

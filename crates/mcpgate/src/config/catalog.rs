@@ -85,6 +85,9 @@ pub struct CatalogArgs {
     /// Input schemas: client-safe subset or full JSON Schema 2020-12.
     #[arg(long = "schema-mode", env = "MCP_SCHEMA_MODE", value_enum, default_value_t = SchemaModeArg::Safe)]
     pub schema_mode: SchemaModeArg,
+    /// Add `outputSchema` to tools, derived from the 2xx JSON response schemas.
+    #[arg(long = "output-schemas", env = "MCP_OUTPUT_SCHEMAS")]
+    pub output_schemas: bool,
     /// Only GET/HEAD operations become tools or actions.
     #[arg(long = "read-only", env = "MCP_READ_ONLY")]
     pub read_only: bool,
@@ -109,6 +112,7 @@ impl Default for CatalogArgs {
             tools_mode: ToolsMode::Operations,
             group_by: GroupByArg::Auto,
             schema_mode: SchemaModeArg::Safe,
+            output_schemas: false,
             read_only: false,
             max_description_chars: 1024,
             budget_tokens: None,

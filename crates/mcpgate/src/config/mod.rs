@@ -108,6 +108,18 @@ pub struct ServeArgs {
     /// Largest upstream body read, in bytes.
     #[arg(long = "max-upstream-bytes", env = "MCP_MAX_UPSTREAM_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub max_upstream_bytes: usize,
+    /// Most items of a JSON list handed to the model; a longer list is cut with a note naming
+    /// the operation's pagination arguments.
+    #[arg(
+        long = "max-list-items",
+        env = "MCP_MAX_LIST_ITEMS",
+        default_value_t = 50
+    )]
+    pub max_list_items: usize,
+    /// Largest binary reply (image, PDF, archive) handed to the model as content, in bytes;
+    /// a larger one is refused with a message.
+    #[arg(long = "max-binary-bytes", env = "MCP_MAX_BINARY_BYTES", default_value_t = 5 * 1024 * 1024)]
+    pub max_binary_bytes: usize,
     /// Flags of the Streamable HTTP transport.
     #[command(flatten)]
     pub http: HttpArgs,

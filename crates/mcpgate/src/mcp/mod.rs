@@ -105,6 +105,7 @@ impl Gateway {
                 let out = tools::shape_reply(
                     &reply,
                     plan.response_fields.as_deref(),
+                    &plan.paging,
                     &what,
                     &self.reply_settings,
                 );
@@ -222,6 +223,9 @@ pub fn wire_tool(t: &ToolDefinition) -> Tool {
     .with_annotations(annotations);
     if let Some(title) = &t.title {
         tool = tool.with_title(title.clone());
+    }
+    if let Some(schema) = &t.output_schema {
+        tool = tool.with_raw_output_schema(schema.clone());
     }
     tool
 }

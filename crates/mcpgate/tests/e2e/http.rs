@@ -269,7 +269,7 @@ async fn stateless_initialize_list_and_call_with_trace_context() {
     )
     .await;
     assert_eq!(list.status, 200, "{}", list.text);
-    assert_eq!(list.body["result"]["tools"].as_array().unwrap().len(), 5);
+    assert_eq!(list.body["result"]["tools"].as_array().unwrap().len(), 7);
 
     let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     let call = rpc(

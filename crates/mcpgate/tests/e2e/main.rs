@@ -7,6 +7,7 @@
 )]
 #![allow(unreachable_pub)]
 
+mod binary;
 mod composite;
 mod deploy;
 mod grouped_calls;
@@ -14,4 +15,5 @@ mod http;
 mod oauth;
 mod stdio;
 mod support;
+mod typed;
 mod upstream;

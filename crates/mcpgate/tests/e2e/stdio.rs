@@ -94,7 +94,9 @@ async fn tools_list_and_calls_over_stdio() {
             "manage_projects",
             "manage_merge_requests",
             "manage_issues",
-            "project_overview"
+            "project_overview",
+            "review_merge_request",
+            "pipeline_failures"
         ]
     );
 
@@ -151,7 +153,7 @@ async fn starts_and_lists_tools_when_the_upstream_is_unreachable() {
             &[("API_BASE_URL", &base)],
         );
         let list = s.request("tools/list", json!({}));
-        assert_eq!(list["result"]["tools"].as_array().unwrap().len(), 5);
+        assert_eq!(list["result"]["tools"].as_array().unwrap().len(), 7);
         s.call(
             "manage_projects",
             json!({"action": "get", "project_id": "1"}),

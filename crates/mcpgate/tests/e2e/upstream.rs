@@ -42,6 +42,7 @@ fn get(path: &str) -> RequestPlan {
         body: None,
         server_override: None,
         response_fields: None,
+        paging: Vec::new(),
     }
 }
 
