@@ -393,6 +393,7 @@ mod tests {
             servers: Vec::new(),
             operations: Vec::new(),
             security: Vec::new(),
+            security_schemes: Vec::new(),
             defs: serde_json::Map::from_iter([(
                 "Node".to_owned(),
                 json!({"type": "object", "properties": {"id": {"type": "integer"}, "next": {"$ref": "#/$defs/Node"}}}),

@@ -230,6 +230,7 @@ mod tests {
             servers: Vec::new(),
             operations: Vec::new(),
             security: Vec::new(),
+            security_schemes: Vec::new(),
             defs: Map::from_iter([(
                 "Node".to_owned(),
                 json!({"type": "object", "required": ["id"], "properties": {"id": {"type": "integer", "minimum": 1}, "next": {"$ref": "#/$defs/Node"}}}),
