@@ -307,6 +307,49 @@ fn seen_by(answer: &crate::http::Answer) -> String {
     v["seen_by"].as_str().unwrap_or_default().to_owned()
 }
 
+/// The official SDK client (`mcp-client-check.sh --oauth`): discovery, registration, PKCE,
+/// consent, the upstream round trip, then `manage_projects get group/sub`. Returns stdout;
+/// panics with both sides' output when the run fails.
+async fn sdk_sign_in_and_call(script: &std::path::Path, gate: &HttpGate, user: &str) -> String {
+    let (script, url) = (script.to_path_buf(), gate.url("/mcp"));
+    let out = blocking(move || {
+        Command::new("bash")
+            .arg(script)
+            .arg(url)
+            .args([
+                "--oauth",
+                "--tool",
+                "manage_projects",
+                "--args",
+                r#"{"action":"get","project_id":"group/sub"}"#,
+            ])
+            .output()
+            .unwrap()
+    })
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "mcp-client-check --oauth ({user}) failed:\n{stdout}\n{}\n--- gate:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        gate.stderr()
+    );
+    stdout
+}
+
+/// The Redis URL for tests, or `None` (skip) when none runs outside CI.
+fn test_redis() -> Option<String> {
+    let url = std::env::var("MCPGATE_TEST_REDIS").ok();
+    if url.is_none() && std::net::TcpStream::connect("127.0.0.1:6379").is_err() {
+        assert!(
+            std::env::var("MCPGATE_REQUIRE_INTEROP").is_err(),
+            "Redis is required in CI"
+        );
+        return None;
+    }
+    Some(url.unwrap_or_else(|| "redis://127.0.0.1:6379".into()))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discovery_metadata_and_401_challenge() {
     let gl = MockGitLab::start().await;
@@ -406,29 +449,7 @@ async fn sdk_client_signs_in_and_each_user_gets_their_own_gitlab_token() {
     gate.ready(&client()).await;
     for user in ["alice", "bob"] {
         gl.set(|s| s.next_user = user.into());
-        let (script, url) = (script.clone(), gate.url("/mcp"));
-        let out = blocking(move || {
-            Command::new("bash")
-                .arg(script)
-                .arg(url)
-                .args([
-                    "--oauth",
-                    "--tool",
-                    "manage_projects",
-                    "--args",
-                    r#"{"action":"get","project_id":"group/sub"}"#,
-                ])
-                .output()
-                .unwrap()
-        })
-        .await;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "mcp-client-check --oauth ({user}) failed:\n{stdout}\n{}\n--- gate:\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            gate.stderr()
-        );
+        let stdout = sdk_sign_in_and_call(&script, &gate, user).await;
         assert!(
             stdout.contains("consent page"),
             "the consent page was shown: {stdout}"
@@ -860,17 +881,9 @@ async fn embedded_store_keeps_logins_across_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_share_logins_through_redis_and_survive_kill_9() {
-    let redis =
-        std::env::var("MCPGATE_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    if std::net::TcpStream::connect("127.0.0.1:6379").is_err()
-        && std::env::var("MCPGATE_TEST_REDIS").is_err()
-    {
-        assert!(
-            std::env::var("MCPGATE_REQUIRE_INTEROP").is_err(),
-            "Redis is required in CI"
-        );
+    let Some(redis) = test_redis() else {
         return;
-    }
+    };
     let gl = MockGitLab::start().await;
     let port_a = free_port();
     // Both replicas sit behind one public URL in production; here each has its own port but
@@ -1011,17 +1024,9 @@ async fn consent_page_in_headless_chromium() {
 /// With Redis, the inbound limit counts per signed-in user across replicas.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbound_rate_limit_is_per_user_and_shared_by_replicas() {
-    let redis =
-        std::env::var("MCPGATE_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    if std::net::TcpStream::connect("127.0.0.1:6379").is_err()
-        && std::env::var("MCPGATE_TEST_REDIS").is_err()
-    {
-        assert!(
-            std::env::var("MCPGATE_REQUIRE_INTEROP").is_err(),
-            "Redis is required in CI"
-        );
+    let Some(redis) = test_redis() else {
         return;
-    }
+    };
     let gl = MockGitLab::start().await;
     let port_a = free_port();
     let public = format!("http://127.0.0.1:{port_a}");
@@ -1265,29 +1270,7 @@ async fn sdk_client_against_a_real_oauth_server_two_users() {
             .await
             .unwrap();
         assert_eq!(r.status(), 204);
-        let (script, url) = (script.clone(), gate.url("/mcp"));
-        let out = blocking(move || {
-            Command::new("bash")
-                .arg(script)
-                .arg(url)
-                .args([
-                    "--oauth",
-                    "--tool",
-                    "manage_projects",
-                    "--args",
-                    r#"{"action":"get","project_id":"group/sub"}"#,
-                ])
-                .output()
-                .unwrap()
-        })
-        .await;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{user}:\n{stdout}\n{}\n--- gate:\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            gate.stderr()
-        );
+        let stdout = sdk_sign_in_and_call(&script, &gate, user).await;
         assert!(
             stdout.contains(&format!("seen_by\\\":\\\"{user}")),
             "{stdout}"
