@@ -21,6 +21,7 @@ mod crypto;
 mod page;
 mod routes;
 mod store;
+mod token;
 mod upstream;
 
 pub use crypto::{KeyError, Keys};
