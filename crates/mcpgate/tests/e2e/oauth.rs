@@ -1305,3 +1305,111 @@ async fn sdk_client_against_a_real_oauth_server_two_users() {
         "each user has their own upstream token"
     );
 }
+
+/// OA04: an authorization request for a client nobody registered is answered with an error
+/// page, never a redirect to whatever `redirect_uri` it names.
+#[tokio::test]
+async fn oa04_unknown_client_id_gets_an_error_page_not_a_redirect() {
+    let gl = MockGitLab::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = start_gate(
+        &gl,
+        free_port(),
+        &[("MCP_DATA_DIR", dir.path().to_str().unwrap())],
+    );
+    gate.ready(&client()).await;
+    let flow = Flow::register(&gate).await;
+    for client_id in ["attackerId", "", &"x".repeat(5000)] {
+        let r = flow
+            .http
+            .get(flow.authorize_url(&[("client_id", client_id)]))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_client_error(),
+            "{client_id:.20}: {}",
+            r.status()
+        );
+        assert!(r.headers().get("location").is_none(), "{client_id:.20}");
+    }
+    assert!(gl.api_calls().is_empty());
+}
+
+/// SL08: a bearer token in the URL query is not a credential; the OAuth pages tell browsers
+/// not to send a Referer.
+#[tokio::test]
+async fn sl08_access_token_in_the_query_is_not_accepted_and_pages_send_no_referrer() {
+    let gl = MockGitLab::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = start_gate(
+        &gl,
+        free_port(),
+        &[("MCP_DATA_DIR", dir.path().to_str().unwrap())],
+    );
+    gate.ready(&client()).await;
+    let flow = Flow::register(&gate).await;
+    let page = flow.http.get(flow.authorize_url(&[])).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+    let t = flow.login().await;
+    assert_eq!(call(&gate, &t.access).await.status, 200, "the token works");
+    for query in ["access_token", "token", "bearer"] {
+        let url = format!("{}?{query}={}", gate.url("/mcp"), t.access);
+        let a = rpc(
+            &client(),
+            &url,
+            1,
+            "tools/call",
+            json!({"name": "manage_projects", "arguments": {"action": "get", "project_id": "group/sub"}}),
+            &[("mcp-protocol-version", "2025-06-18")],
+        )
+        .await;
+        assert_eq!(a.status, 401, "{query}: {}", a.text);
+        assert!(!a.text.contains(&t.access));
+    }
+}
+
+/// DoS01: oversized bodies to the OAuth endpoints are refused with 413 (axum's 2 MB default
+/// limit on the body extractor), declared or streamed; the server keeps serving.
+#[tokio::test]
+async fn dos01_oversized_bodies_to_register_token_and_revoke_are_413() {
+    let gl = MockGitLab::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = start_gate(
+        &gl,
+        free_port(),
+        &[("MCP_DATA_DIR", dir.path().to_str().unwrap())],
+    );
+    let c = client();
+    gate.ready(&c).await;
+    let big = "a".repeat(5 << 20);
+    for (path, ct) in [
+        ("/oauth/register", "application/json"),
+        ("/oauth/token", "application/x-www-form-urlencoded"),
+        ("/oauth/revoke", "application/x-www-form-urlencoded"),
+    ] {
+        let r = c
+            .post(gate.url(path))
+            .header("content-type", ct)
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 413, "{path}");
+        // Streamed without a length.
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+            (0..80).map(|_| Ok(vec![b'a'; 64 * 1024])).collect();
+        let r = c
+            .post(gate.url(path))
+            .header("content-type", ct)
+            .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 413, "{path} streamed");
+    }
+    assert!(gl.api_calls().is_empty());
+    let flow = Flow::register(&gate).await;
+    assert!(!flow.client_id.is_empty(), "still serving");
+}
