@@ -169,3 +169,95 @@ async fn tr12_unknown_tool_makes_no_upstream_call() {
     assert_eq!(a.body["result"]["isError"], true, "{}", a.text);
     assert!(mock.recorded().is_empty(), "an upstream call was made");
 }
+
+/// TR05: after initialize, a request without the session header is a 400; a DELETE of a
+/// session that is not the caller's is a 404 and the real session survives it.
+#[tokio::test]
+async fn tr05_missing_session_header_and_foreign_delete() {
+    let (_mock, gate) = gate(&[("MCP_SESSION_MODE", "stateful")]).await;
+    let c = client();
+    let mcp = gate.url("/mcp");
+    let a = rpc(&c, &mcp, 1, "initialize", init(), &[]).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let sid = a.header("mcp-session-id").unwrap().to_owned();
+    let n = post_raw(
+        &c,
+        &mcp,
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string(),
+        &[("mcp-session-id", &sid), ("mcp-protocol-version", V)],
+    )
+    .await;
+    assert!(n.status < 300, "{}", n.text);
+    let missing = rpc(
+        &c,
+        &mcp,
+        2,
+        "tools/list",
+        json!({}),
+        &[("mcp-protocol-version", V)],
+    )
+    .await;
+    assert_eq!(missing.status, 400, "{}", missing.text);
+    let del = c
+        .delete(&mcp)
+        .header("mcp-session-id", uuid::Uuid::new_v4().to_string())
+        .header("mcp-protocol-version", V)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.status(), 404);
+    let still = rpc(
+        &c,
+        &mcp,
+        3,
+        "tools/list",
+        json!({}),
+        &[("mcp-session-id", &sid), ("mcp-protocol-version", V)],
+    )
+    .await;
+    assert_eq!(still.status, 200, "{}", still.text);
+}
+
+/// DoS08: tool names and actions a caller makes up never become metric labels.
+#[tokio::test]
+async fn dos08_made_up_tool_names_do_not_become_metric_labels() {
+    let (_mock, gate) = gate(&[
+        ("METRICS_ENABLED", "true"),
+        ("GITLAB_TOKEN", "glpat-dos08"),
+        ("HTTP_RATE_LIMIT_MAX_REQUESTS", "100000"),
+    ])
+    .await;
+    let c = client();
+    let mcp = gate.url("/mcp");
+    for i in 0..50 {
+        rpc(
+            &c,
+            &mcp,
+            i,
+            "tools/call",
+            json!({"name": format!("probeTool{i}"), "arguments": {}}),
+            &[("mcp-protocol-version", V)],
+        )
+        .await;
+        rpc(
+            &c,
+            &mcp,
+            i,
+            "tools/call",
+            json!({"name": "manage_projects", "arguments": {"action": format!("probeAction{i}"), "project_id": "1"}}),
+            &[("mcp-protocol-version", V)],
+        )
+        .await;
+    }
+    let metrics = c
+        .get(gate.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("mcpgate_"), "{metrics}");
+    assert!(!metrics.contains("probeTool"), "{metrics}");
+    assert!(!metrics.contains("probeAction"), "{metrics}");
+}

@@ -1417,3 +1417,87 @@ async fn dos01_oversized_bodies_to_register_token_and_revoke_are_413() {
     let flow = Flow::register(&gate).await;
     assert!(!flow.client_id.is_empty(), "still serving");
 }
+
+/// OA06: a token request with the verifier missing, too short, too long, with illegal
+/// characters or simply wrong is refused without tokens, and the code cannot be used after.
+#[tokio::test]
+async fn oa06_malformed_or_wrong_verifiers_are_refused_and_burn_the_code() {
+    let gl = MockGitLab::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = start_gate(
+        &gl,
+        free_port(),
+        &[("MCP_DATA_DIR", dir.path().to_str().unwrap())],
+    );
+    gate.ready(&client()).await;
+    let flow = Flow::register(&gate).await;
+    let short = "a".repeat(42);
+    let long = "a".repeat(129);
+    let illegal = format!("{}!", "a".repeat(50));
+    let wrong = "b".repeat(64);
+    for verifier in [None, Some(short), Some(long), Some(illegal), Some(wrong)] {
+        let back = flow.code(&[]).await;
+        let code = query(&back)["code"].clone();
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("client_id", flow.client_id.as_str()),
+        ];
+        if let Some(v) = &verifier {
+            form.push(("code_verifier", v.as_str()));
+        }
+        let (status, body, _) = flow.token(&form).await;
+        assert_eq!(status, 400, "{verifier:?}: {body}");
+        assert!(
+            matches!(
+                body["error"].as_str(),
+                Some("invalid_grant" | "invalid_request")
+            ),
+            "{verifier:?}: {body}"
+        );
+        assert!(body.get("access_token").is_none());
+        let (status, body) = flow.exchange(&code).await;
+        assert_eq!(status, 400, "{verifier:?}: the code still worked: {body}");
+        assert_eq!(body["error"], "invalid_grant", "{verifier:?}");
+    }
+}
+
+/// SL04: a client name carrying a newline and a forged JSON log event stays inside one
+/// escaped field of one log line.
+#[tokio::test]
+async fn sl04_hostile_client_name_cannot_forge_log_lines() {
+    let gl = MockGitLab::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = start_gate(
+        &gl,
+        free_port(),
+        &[
+            ("MCP_DATA_DIR", dir.path().to_str().unwrap()),
+            ("LOG_FORMAT", "json"),
+            ("LOG_LEVEL", "debug"),
+        ],
+    );
+    let c = client();
+    gate.ready(&c).await;
+    let forged = "x\n{\"level\":\"ERROR\",\"fields\":{\"message\":\"FORGED\"}}\r\n\u{1b}[31m";
+    let r = c
+        .post(gate.url("/oauth/register"))
+        .json(&json!({"client_name": forged, "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let log = gate.stderr();
+    assert!(
+        log.contains("FORGED"),
+        "the name is logged (escaped): {log}"
+    );
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not one JSON event ({e}): {line}"));
+        assert_ne!(v["fields"]["message"], "FORGED", "forged event: {line}");
+        assert!(!line.contains('\u{1b}'), "raw escape in the log: {line}");
+    }
+}
