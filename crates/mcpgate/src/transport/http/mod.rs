@@ -546,6 +546,22 @@ async fn mcp_entry(State(state): State<Arc<AppState>>, mut req: Request) -> Resp
             _ => resp,
         }
     } else {
+        // rmcp answers 202 to a DELETE of any session id; an unknown one is a 404 (TR25: unknown
+        // session ids get 404), so a client cannot probe or "end" sessions that do not exist.
+        if req.method() == Method::DELETE && s.session_mode == SessionMode::Stateful {
+            if let Some(id) = req
+                .headers()
+                .get("mcp-session-id")
+                .and_then(|v| v.to_str().ok())
+            {
+                if !state.sessions.sessions.read().await.contains_key(id) {
+                    return guard::decorate(
+                        guard::text(StatusCode::NOT_FOUND, "Not Found: unknown session"),
+                        &origin,
+                    );
+                }
+            }
+        }
         let (mut parts, body) = req.into_parts();
         strip_secrets(&mut parts.headers);
         service
