@@ -1501,3 +1501,88 @@ async fn sl04_hostile_client_name_cannot_forge_log_lines() {
         assert!(!line.contains('\u{1b}'), "raw escape in the log: {line}");
     }
 }
+
+/// TR03: a stateful session belongs to the user who opened it: another signed-in user
+/// presenting its id gets 404 on POST, GET and DELETE, and the session survives.
+#[tokio::test]
+async fn tr03_another_users_session_id_is_a_404() {
+    let gl = MockGitLab::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = start_gate(
+        &gl,
+        free_port(),
+        &[
+            ("MCP_DATA_DIR", dir.path().to_str().unwrap()),
+            ("MCP_SESSION_MODE", "stateful"),
+        ],
+    );
+    let c = client();
+    gate.ready(&c).await;
+    let flow = Flow::register(&gate).await;
+    gl.set(|s| s.next_user = "alice".into());
+    let alice = format!("Bearer {}", flow.login().await.access);
+    gl.set(|s| s.next_user = "bob".into());
+    let bob = format!("Bearer {}", flow.login().await.access);
+    let mcp = gate.url("/mcp");
+    let v = "2025-06-18";
+    let init = rpc(
+        &c,
+        &mcp,
+        1,
+        "initialize",
+        json!({"protocolVersion": v, "capabilities": {}, "clientInfo": {"name": "e2e", "version": "0"}}),
+        &[("authorization", &alice)],
+    )
+    .await;
+    assert_eq!(init.status, 200, "{}", init.text);
+    let sid = init.header("mcp-session-id").unwrap().to_owned();
+    let n = crate::http::post_raw(
+        &c,
+        &mcp,
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string(),
+        &[
+            ("authorization", &alice),
+            ("mcp-session-id", &sid),
+            ("mcp-protocol-version", v),
+        ],
+    )
+    .await;
+    assert!(n.status < 300, "{}", n.text);
+    let as_bob = [
+        ("authorization", bob.as_str()),
+        ("mcp-session-id", sid.as_str()),
+        ("mcp-protocol-version", v),
+    ];
+    let list = rpc(&c, &mcp, 2, "tools/list", json!({}), &as_bob).await;
+    assert_eq!(list.status, 404, "bob used alice's session: {}", list.text);
+    let mut get = c.get(&mcp).header("accept", "text/event-stream");
+    let mut del = c.delete(&mcp);
+    for (k, val) in as_bob {
+        get = get.header(k, val);
+        del = del.header(k, val);
+    }
+    let get = tokio::time::timeout(Duration::from_secs(5), get.send())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(get.status(), 404, "bob opened alice's stream");
+    assert_eq!(
+        del.send().await.unwrap().status(),
+        404,
+        "bob ended alice's session"
+    );
+    let list = rpc(
+        &c,
+        &mcp,
+        3,
+        "tools/list",
+        json!({}),
+        &[
+            ("authorization", &alice),
+            ("mcp-session-id", &sid),
+            ("mcp-protocol-version", v),
+        ],
+    )
+    .await;
+    assert_eq!(list.status, 200, "alice's session survives: {}", list.text);
+}
