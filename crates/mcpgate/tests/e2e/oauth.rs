@@ -1586,3 +1586,106 @@ async fn tr03_another_users_session_id_is_a_404() {
     .await;
     assert_eq!(list.status, 200, "alice's session survives: {}", list.text);
 }
+
+/// OA05: a code challenge that is not 43 base64url characters is refused at authorize with
+/// `invalid_request` to the (valid) redirect URI, with the client's state and no code.
+#[tokio::test]
+async fn oa05_malformed_code_challenges_are_invalid_request() {
+    let gl = MockGitLab::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = start_gate(
+        &gl,
+        free_port(),
+        &[("MCP_DATA_DIR", dir.path().to_str().unwrap())],
+    );
+    gate.ready(&client()).await;
+    let flow = Flow::register(&gate).await;
+    let short = "a".repeat(42);
+    let long = "a".repeat(44);
+    let illegal = format!("{}+", "a".repeat(42));
+    for challenge in [short.as_str(), long.as_str(), illegal.as_str()] {
+        let r = flow
+            .http
+            .get(flow.authorize_url(&[("code_challenge", challenge)]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 302, "{challenge}");
+        let q = query(&location(&r));
+        assert_eq!(
+            q.get("error").map(String::as_str),
+            Some("invalid_request"),
+            "{challenge}"
+        );
+        assert_eq!(q.get("state").map(String::as_str), Some("client-state-1"));
+        assert!(!q.contains_key("code"));
+    }
+}
+
+/// OA08: a code redeemed by another client or with another redirect URI is `invalid_grant`.
+#[tokio::test]
+async fn oa08_code_for_another_client_or_redirect_uri_is_invalid_grant() {
+    let gl = MockGitLab::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = start_gate(
+        &gl,
+        free_port(),
+        &[("MCP_DATA_DIR", dir.path().to_str().unwrap())],
+    );
+    gate.ready(&client()).await;
+    let flow = Flow::register(&gate).await;
+    let other = Flow::register(&gate).await;
+    for (client_id, redirect_uri) in [
+        (other.client_id.as_str(), REDIRECT),
+        (flow.client_id.as_str(), "http://127.0.0.1:1/elsewhere"),
+    ] {
+        let back = flow.code(&[]).await;
+        let code = query(&back)["code"].clone();
+        let (status, body, _) = flow
+            .token(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", redirect_uri),
+                ("client_id", client_id),
+                ("code_verifier", &flow.verifier),
+            ])
+            .await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"], "invalid_grant", "{body}");
+        assert!(body.get("access_token").is_none());
+    }
+}
+
+/// OA28: revoking an unknown token is a 200 with no effect; revoking a refresh token ends the
+/// sign-in, its access token included.
+#[tokio::test]
+async fn oa28_revoke_unknown_token_and_refresh_token_family() {
+    let gl = MockGitLab::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = start_gate(
+        &gl,
+        free_port(),
+        &[("MCP_DATA_DIR", dir.path().to_str().unwrap())],
+    );
+    gate.ready(&client()).await;
+    let flow = Flow::register(&gate).await;
+    let t = flow.login().await;
+    let revoke = |token: String| {
+        let http = flow.http.clone();
+        let url = gate.url("/oauth/revoke");
+        async move {
+            http.post(url)
+                .form(&[("token", token.as_str())])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(revoke("mcpg_unknown_token".into()).await, 200);
+    assert_eq!(call(&gate, &t.access).await.status, 200, "unaffected");
+    assert_eq!(revoke(t.refresh.clone()).await, 200);
+    assert_eq!(call(&gate, &t.access).await.status, 401, "family revoked");
+    let (status, _) = flow.refresh(&t.refresh).await;
+    assert_eq!(status, 400);
+}
