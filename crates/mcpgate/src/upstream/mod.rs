@@ -241,6 +241,21 @@ impl Upstream {
                 .map_err(|e| UpstreamError::Request(format!("operation server URL: {e}")))?,
             _ => self.settings.base_url.clone(),
         };
+        // A spec's per-operation server is trusted for its host name, but never for a private,
+        // link-local or otherwise special IP address other than the configured upstream's: the
+        // call would carry the credentials there (cloud metadata, internal services; SP08).
+        if base.origin() != self.settings.base_url.origin() {
+            let ip = match base.host() {
+                Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+                Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+                _ => None,
+            };
+            if ip.is_some_and(|ip| !mcpgate_core::policy::is_public_ip(ip)) {
+                return Err(UpstreamError::Request(
+                    "the operation's server URL points to a private or link-local address".into(),
+                ));
+            }
+        }
         // Plain concatenation: the plan's path is already encoded segment by segment, and the
         // base path (e.g. /api/v4) must be kept.
         let joined = format!("{}{}", base.as_str().trim_end_matches('/'), plan.path);

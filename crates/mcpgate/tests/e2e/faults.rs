@@ -250,9 +250,13 @@ fn retry_policy(retry_non_idempotent: bool) -> RetryPolicy {
 }
 
 async fn gateway_with(base: &str, retry: RetryPolicy) -> Gateway {
+    gateway_for_spec(SPEC, base, retry).await
+}
+
+async fn gateway_for_spec(spec_text: &str, base: &str, retry: RetryPolicy) -> Gateway {
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("faults.yaml");
-    std::fs::write(&spec, SPEC).unwrap();
+    std::fs::write(&spec, spec_text).unwrap();
     let sources = SourceArgs {
         spec: Some(spec),
         profile: None,
@@ -922,4 +926,43 @@ async fn sl05_upstream_echoing_the_credentials_does_not_leak_them() {
             assert!(text.contains("[REDACTED]"), "{status} {verb:?}: {text}");
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SP08: the spec's `servers` cannot send calls (and the credentials) to the metadata address.
+
+#[tokio::test]
+async fn sp08_spec_servers_on_link_local_addresses_get_no_call() {
+    let server = FaultServer::start(|_, _, _| Fault::Raw(ok_json())).await;
+    // Document-level servers: the configured base URL wins.
+    let document = SPEC.replace(
+        "paths:",
+        "servers:\n  - url: http://169.254.169.254/latest\npaths:",
+    );
+    let gw = gateway_for_spec(&document, &server.url(), retry_policy(false)).await;
+    for verb in VERBS {
+        let (out, text) = call(&gw, verb).await;
+        assert!(!out.is_error, "{verb:?}: {text}");
+    }
+    assert_eq!(
+        server.recorded().len(),
+        2,
+        "both calls went to the configured upstream"
+    );
+    // Operation-level servers on a private or link-local address: refused before any request.
+    for target in [
+        "http://169.254.169.254/latest",
+        "http://[fd00:ec2::254]/",
+        "http://10.0.0.1/",
+    ] {
+        let per_operation = SPEC.replace(
+            "      operationId: getThing\n",
+            &format!("      operationId: getThing\n      servers:\n        - url: {target}\n"),
+        );
+        let gw = gateway_for_spec(&per_operation, &server.url(), retry_policy(false)).await;
+        let (out, text) = call(&gw, Verb::Get).await;
+        assert!(out.is_error, "{target}: {text}");
+        assert!(text.contains("private or link-local"), "{target}: {text}");
+    }
+    assert_eq!(server.recorded().len(), 2);
 }
