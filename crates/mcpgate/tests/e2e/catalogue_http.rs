@@ -261,3 +261,45 @@ async fn dos08_made_up_tool_names_do_not_become_metric_labels() {
     assert!(!metrics.contains("probeTool"), "{metrics}");
     assert!(!metrics.contains("probeAction"), "{metrics}");
 }
+
+/// DoS02: a body under the size limit with a million array elements or keys, or nested 100k
+/// deep, is answered promptly (an error or a refused call), and the server keeps serving.
+#[tokio::test]
+async fn dos02_huge_and_deep_json_bodies_are_answered_promptly() {
+    let (mock, gate) = gate(&[("GITLAB_TOKEN", "glpat-dos02")]).await;
+    let c = client();
+    let mcp = gate.url("/mcp");
+    let elements = format!("[{}0]", "0,".repeat(1_000_000));
+    let keys = format!(
+        "{{{}\"k\":0}}",
+        (0..150_000)
+            .map(|i| format!("\"k{i}\":0,"))
+            .collect::<String>()
+    );
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    for (what, value) in [("elements", &elements), ("keys", &keys), ("deep", &deep)] {
+        let body = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"manage_projects","arguments":{{"action":"get","project_id":"1","extra":{value}}}}}}}"#
+        );
+        assert!(body.len() < 4 << 20, "{what}: {} bytes", body.len());
+        let started = std::time::Instant::now();
+        let a = post_raw(&c, &mcp, body, &[("mcp-protocol-version", V)]).await;
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{what}: {:?}",
+            started.elapsed()
+        );
+        assert!(a.status < 500, "{what}: {} {}", a.status, a.text);
+    }
+    let a = rpc(
+        &c,
+        &mcp,
+        2,
+        "tools/list",
+        json!({}),
+        &[("mcp-protocol-version", V)],
+    )
+    .await;
+    assert_eq!(a.status, 200, "still serving: {}", a.text);
+    assert!(mock.recorded().len() <= 3);
+}
