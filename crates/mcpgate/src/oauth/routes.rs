@@ -397,7 +397,13 @@ async fn authorize(
         );
     }
     match (p("code_challenge"), p("code_challenge_method")) {
-        (Some(c), Some("S256")) if (43..=128).contains(&c.len()) => {
+        // An S256 challenge is the base64url SHA-256 of the verifier: exactly 43 characters
+        // (RFC 7636 §4.2); anything else can never match, so refuse it here (catalogue OA05).
+        (Some(c), Some("S256"))
+            if c.len() == 43
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
             pending.code_challenge = c.to_owned();
         }
         (None, _) => {
@@ -411,7 +417,7 @@ async fn authorize(
             return fail(
                 &pending,
                 "invalid_request",
-                "code_challenge must be 43 to 128 characters",
+                "code_challenge must be 43 base64url characters (the S256 hash of the verifier)",
             );
         }
         (Some(_), _) => {

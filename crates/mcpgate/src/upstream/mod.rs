@@ -241,6 +241,21 @@ impl Upstream {
                 .map_err(|e| UpstreamError::Request(format!("operation server URL: {e}")))?,
             _ => self.settings.base_url.clone(),
         };
+        // A spec's per-operation server is trusted for its host name, but never for a private,
+        // link-local or otherwise special IP address other than the configured upstream's: the
+        // call would carry the credentials there (cloud metadata, internal services; SP08).
+        if base.origin() != self.settings.base_url.origin() {
+            let ip = match base.host() {
+                Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+                Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+                _ => None,
+            };
+            if ip.is_some_and(|ip| !mcpgate_core::policy::is_public_ip(ip)) {
+                return Err(UpstreamError::Request(
+                    "the operation's server URL points to a private or link-local address".into(),
+                ));
+            }
+        }
         // Plain concatenation: the plan's path is already encoded segment by segment, and the
         // base path (e.g. /api/v4) must be kept.
         let joined = format!("{}{}", base.as_str().trim_end_matches('/'), plan.path);
@@ -265,6 +280,8 @@ impl Upstream {
     ) -> Result<(UpstreamReply, Option<Duration>), UpstreamError> {
         let mut url = url.clone();
         let mut req_headers = http::HeaderMap::new();
+        // Every credential value this attempt sends, to scrub from what comes back.
+        let mut sent: Vec<String> = Vec::new();
         for (k, v) in &plan.headers {
             req_headers.append(k.clone(), v.clone());
         }
@@ -275,6 +292,7 @@ impl Upstream {
                     Credential::Bearer(t) => t.clone(),
                     Credential::Static => Secret::new(String::new()),
                 };
+                sent.push(token.expose().to_owned());
                 let v = http::HeaderValue::from_str(&format!("Bearer {}", token.expose()))
                     .map_err(|_| {
                         UpstreamError::Request(
@@ -287,6 +305,7 @@ impl Upstream {
                 for auth in &self.settings.auth {
                     match auth {
                         StaticAuth::Bearer(token) => {
+                            sent.push(token.expose().to_owned());
                             let v =
                                 http::HeaderValue::from_str(&format!("Bearer {}", token.expose()))
                                     .map_err(|_| {
@@ -297,6 +316,7 @@ impl Upstream {
                             req_headers.insert(http::header::AUTHORIZATION, sensitive(v));
                         }
                         StaticAuth::Header(name, token) => {
+                            sent.push(token.expose().to_owned());
                             let v = http::HeaderValue::from_str(token.expose()).map_err(|_| {
                                 UpstreamError::Request(
                                     "the token contains invalid characters".into(),
@@ -306,6 +326,11 @@ impl Upstream {
                         }
                         StaticAuth::Query(param, token) => {
                             url.query_pairs_mut().append_pair(param, token.expose());
+                            sent.push(token.expose().to_owned());
+                            sent.push(
+                                url::form_urlencoded::byte_serialize(token.expose().as_bytes())
+                                    .collect(),
+                            );
                         }
                     }
                 }
@@ -395,12 +420,38 @@ impl Upstream {
             UpstreamReply {
                 status,
                 content_type,
-                body: body.to_vec(),
+                body: redact_sent(body.to_vec(), &sent),
                 body_truncated: truncated,
             },
             retry_after,
         ))
     }
+}
+
+/// Replaces every occurrence of a credential value we sent with `[REDACTED]`: an upstream that
+/// echoes its request (a debug error page, a stack trace, a "whoami" reply) must not hand our
+/// token to the model (catalogue SL05).
+fn redact_sent(body: Vec<u8>, sent: &[String]) -> Vec<u8> {
+    let mut body = body;
+    for secret in sent.iter().filter(|s| s.len() >= 4) {
+        let needle = secret.as_bytes();
+        if !body.windows(needle.len()).any(|w| w == needle) {
+            continue;
+        }
+        let mut out = Vec::with_capacity(body.len());
+        let mut rest = body.as_slice();
+        while !rest.is_empty() {
+            if let Some(tail) = rest.strip_prefix(needle) {
+                out.extend_from_slice(b"[REDACTED]");
+                rest = tail;
+            } else if let Some((first, tail)) = rest.split_first() {
+                out.push(*first);
+                rest = tail;
+            }
+        }
+        body = out;
+    }
+    body
 }
 
 fn sensitive(mut v: http::HeaderValue) -> http::HeaderValue {
@@ -436,5 +487,25 @@ fn classify(e: reqwest::Error, origin: &str) -> UpstreamError {
         UpstreamError::Request(short(e))
     } else {
         UpstreamError::Broken(short(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_sent;
+
+    #[test]
+    fn sent_credentials_are_scrubbed_from_replies() {
+        let sent = ["glpat-secret1".to_owned(), "abc".to_owned()];
+        let body = b"a glpat-secret1 b glpat-secret1glpat-secret1 abc".to_vec();
+        assert_eq!(
+            redact_sent(body, &sent),
+            b"a [REDACTED] b [REDACTED][REDACTED] abc".to_vec()
+        );
+        assert_eq!(
+            redact_sent(b"glpat-secre".to_vec(), &sent),
+            b"glpat-secre".to_vec()
+        );
+        assert_eq!(redact_sent(Vec::new(), &sent), Vec::<u8>::new());
     }
 }

@@ -8,8 +8,10 @@
 #![allow(unreachable_pub)]
 
 mod binary;
+mod catalogue_http;
 mod composite;
 mod deploy;
+mod faults;
 mod grouped_calls;
 mod http;
 mod oauth;

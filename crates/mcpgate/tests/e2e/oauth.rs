@@ -1288,3 +1288,387 @@ async fn sdk_client_against_a_real_oauth_server_two_users() {
         "each user has their own upstream token"
     );
 }
+
+/// OA04: an authorization request for a client nobody registered is answered with an error
+/// page, never a redirect to whatever `redirect_uri` it names.
+#[tokio::test]
+async fn oa04_unknown_client_id_gets_an_error_page_not_a_redirect() {
+    let gl = MockGitLab::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = start_gate(
+        &gl,
+        free_port(),
+        &[("MCP_DATA_DIR", dir.path().to_str().unwrap())],
+    );
+    gate.ready(&client()).await;
+    let flow = Flow::register(&gate).await;
+    for client_id in ["attackerId", "", &"x".repeat(5000)] {
+        let r = flow
+            .http
+            .get(flow.authorize_url(&[("client_id", client_id)]))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_client_error(),
+            "{client_id:.20}: {}",
+            r.status()
+        );
+        assert!(r.headers().get("location").is_none(), "{client_id:.20}");
+    }
+    assert!(gl.api_calls().is_empty());
+}
+
+/// SL08: a bearer token in the URL query is not a credential; the OAuth pages tell browsers
+/// not to send a Referer.
+#[tokio::test]
+async fn sl08_access_token_in_the_query_is_not_accepted_and_pages_send_no_referrer() {
+    let gl = MockGitLab::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = start_gate(
+        &gl,
+        free_port(),
+        &[("MCP_DATA_DIR", dir.path().to_str().unwrap())],
+    );
+    gate.ready(&client()).await;
+    let flow = Flow::register(&gate).await;
+    let page = flow.http.get(flow.authorize_url(&[])).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+    let t = flow.login().await;
+    assert_eq!(call(&gate, &t.access).await.status, 200, "the token works");
+    for query in ["access_token", "token", "bearer"] {
+        let url = format!("{}?{query}={}", gate.url("/mcp"), t.access);
+        let a = rpc(
+            &client(),
+            &url,
+            1,
+            "tools/call",
+            json!({"name": "manage_projects", "arguments": {"action": "get", "project_id": "group/sub"}}),
+            &[("mcp-protocol-version", "2025-06-18")],
+        )
+        .await;
+        assert_eq!(a.status, 401, "{query}: {}", a.text);
+        assert!(!a.text.contains(&t.access));
+    }
+}
+
+/// DoS01: oversized bodies to the OAuth endpoints are refused (413 from axum's 2 MB default
+/// limit on the body extractor, or a hang-up before the rest is read), declared or streamed;
+/// the server keeps serving.
+#[tokio::test]
+async fn dos01_oversized_bodies_to_register_token_and_revoke_are_413() {
+    let gl = MockGitLab::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = start_gate(
+        &gl,
+        free_port(),
+        &[("MCP_DATA_DIR", dir.path().to_str().unwrap())],
+    );
+    let c = client();
+    gate.ready(&c).await;
+    let big = "a".repeat(5 << 20);
+    for (path, ct) in [
+        ("/oauth/register", "application/json"),
+        ("/oauth/token", "application/x-www-form-urlencoded"),
+        ("/oauth/revoke", "application/x-www-form-urlencoded"),
+    ] {
+        // 413, or the server hanging up before reading the rest: refused either way.
+        let refused = |r: Result<reqwest::Response, reqwest::Error>| match r {
+            Ok(r) => r.status() == 413,
+            Err(e) => !e.is_connect() && !e.is_timeout(),
+        };
+        let r = c
+            .post(gate.url(path))
+            .header("content-type", ct)
+            .body(big.clone())
+            .send()
+            .await;
+        assert!(refused(r), "{path}");
+        // Streamed without a length.
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+            (0..80).map(|_| Ok(vec![b'a'; 64 * 1024])).collect();
+        let r = c
+            .post(gate.url(path))
+            .header("content-type", ct)
+            .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+            .send()
+            .await;
+        assert!(refused(r), "{path} streamed");
+    }
+    assert!(gl.api_calls().is_empty());
+    let flow = Flow::register(&gate).await;
+    assert!(!flow.client_id.is_empty(), "still serving");
+}
+
+/// OA06: a token request with the verifier missing, too short, too long, with illegal
+/// characters or simply wrong is refused without tokens, and the code cannot be used after.
+#[tokio::test]
+async fn oa06_malformed_or_wrong_verifiers_are_refused_and_burn_the_code() {
+    let gl = MockGitLab::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = start_gate(
+        &gl,
+        free_port(),
+        &[("MCP_DATA_DIR", dir.path().to_str().unwrap())],
+    );
+    gate.ready(&client()).await;
+    let flow = Flow::register(&gate).await;
+    let short = "a".repeat(42);
+    let long = "a".repeat(129);
+    let illegal = format!("{}!", "a".repeat(50));
+    let wrong = "b".repeat(64);
+    for verifier in [None, Some(short), Some(long), Some(illegal), Some(wrong)] {
+        let back = flow.code(&[]).await;
+        let code = query(&back)["code"].clone();
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("client_id", flow.client_id.as_str()),
+        ];
+        if let Some(v) = &verifier {
+            form.push(("code_verifier", v.as_str()));
+        }
+        let (status, body, _) = flow.token(&form).await;
+        assert_eq!(status, 400, "{verifier:?}: {body}");
+        assert!(
+            matches!(
+                body["error"].as_str(),
+                Some("invalid_grant" | "invalid_request")
+            ),
+            "{verifier:?}: {body}"
+        );
+        assert!(body.get("access_token").is_none());
+        let (status, body) = flow.exchange(&code).await;
+        assert_eq!(status, 400, "{verifier:?}: the code still worked: {body}");
+        assert_eq!(body["error"], "invalid_grant", "{verifier:?}");
+    }
+}
+
+/// SL04: a client name carrying a newline and a forged JSON log event stays inside one
+/// escaped field of one log line.
+#[tokio::test]
+async fn sl04_hostile_client_name_cannot_forge_log_lines() {
+    let gl = MockGitLab::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = start_gate(
+        &gl,
+        free_port(),
+        &[
+            ("MCP_DATA_DIR", dir.path().to_str().unwrap()),
+            ("LOG_FORMAT", "json"),
+            ("LOG_LEVEL", "debug"),
+        ],
+    );
+    let c = client();
+    gate.ready(&c).await;
+    let forged = "x\n{\"level\":\"ERROR\",\"fields\":{\"message\":\"FORGED\"}}\r\n\u{1b}[31m";
+    let r = c
+        .post(gate.url("/oauth/register"))
+        .json(&json!({"client_name": forged, "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let log = gate.stderr();
+    assert!(
+        log.contains("FORGED"),
+        "the name is logged (escaped): {log}"
+    );
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not one JSON event ({e}): {line}"));
+        assert_ne!(v["fields"]["message"], "FORGED", "forged event: {line}");
+        assert!(!line.contains('\u{1b}'), "raw escape in the log: {line}");
+    }
+}
+
+/// TR03: a stateful session belongs to the user who opened it: another signed-in user
+/// presenting its id gets 404 on POST, GET and DELETE, and the session survives.
+#[tokio::test]
+async fn tr03_another_users_session_id_is_a_404() {
+    let gl = MockGitLab::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = start_gate(
+        &gl,
+        free_port(),
+        &[
+            ("MCP_DATA_DIR", dir.path().to_str().unwrap()),
+            ("MCP_SESSION_MODE", "stateful"),
+        ],
+    );
+    let c = client();
+    gate.ready(&c).await;
+    let flow = Flow::register(&gate).await;
+    gl.set(|s| s.next_user = "alice".into());
+    let alice = format!("Bearer {}", flow.login().await.access);
+    gl.set(|s| s.next_user = "bob".into());
+    let bob = format!("Bearer {}", flow.login().await.access);
+    let mcp = gate.url("/mcp");
+    let v = "2025-06-18";
+    let init = rpc(
+        &c,
+        &mcp,
+        1,
+        "initialize",
+        json!({"protocolVersion": v, "capabilities": {}, "clientInfo": {"name": "e2e", "version": "0"}}),
+        &[("authorization", &alice)],
+    )
+    .await;
+    assert_eq!(init.status, 200, "{}", init.text);
+    let sid = init.header("mcp-session-id").unwrap().to_owned();
+    let n = crate::http::post_raw(
+        &c,
+        &mcp,
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string(),
+        &[
+            ("authorization", &alice),
+            ("mcp-session-id", &sid),
+            ("mcp-protocol-version", v),
+        ],
+    )
+    .await;
+    assert!(n.status < 300, "{}", n.text);
+    let as_bob = [
+        ("authorization", bob.as_str()),
+        ("mcp-session-id", sid.as_str()),
+        ("mcp-protocol-version", v),
+    ];
+    let list = rpc(&c, &mcp, 2, "tools/list", json!({}), &as_bob).await;
+    assert_eq!(list.status, 404, "bob used alice's session: {}", list.text);
+    let mut get = c.get(&mcp).header("accept", "text/event-stream");
+    let mut del = c.delete(&mcp);
+    for (k, val) in as_bob {
+        get = get.header(k, val);
+        del = del.header(k, val);
+    }
+    let get = tokio::time::timeout(Duration::from_secs(5), get.send())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(get.status(), 404, "bob opened alice's stream");
+    assert_eq!(
+        del.send().await.unwrap().status(),
+        404,
+        "bob ended alice's session"
+    );
+    let list = rpc(
+        &c,
+        &mcp,
+        3,
+        "tools/list",
+        json!({}),
+        &[
+            ("authorization", &alice),
+            ("mcp-session-id", &sid),
+            ("mcp-protocol-version", v),
+        ],
+    )
+    .await;
+    assert_eq!(list.status, 200, "alice's session survives: {}", list.text);
+}
+
+/// OA05: a code challenge that is not 43 base64url characters is refused at authorize with
+/// `invalid_request` to the (valid) redirect URI, with the client's state and no code.
+#[tokio::test]
+async fn oa05_malformed_code_challenges_are_invalid_request() {
+    let gl = MockGitLab::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = start_gate(
+        &gl,
+        free_port(),
+        &[("MCP_DATA_DIR", dir.path().to_str().unwrap())],
+    );
+    gate.ready(&client()).await;
+    let flow = Flow::register(&gate).await;
+    let short = "a".repeat(42);
+    let long = "a".repeat(44);
+    let illegal = format!("{}+", "a".repeat(42));
+    for challenge in [short.as_str(), long.as_str(), illegal.as_str()] {
+        let r = flow
+            .http
+            .get(flow.authorize_url(&[("code_challenge", challenge)]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 302, "{challenge}");
+        let q = query(&location(&r));
+        assert_eq!(
+            q.get("error").map(String::as_str),
+            Some("invalid_request"),
+            "{challenge}"
+        );
+        assert_eq!(q.get("state").map(String::as_str), Some("client-state-1"));
+        assert!(!q.contains_key("code"));
+    }
+}
+
+/// OA08: a code redeemed by another client or with another redirect URI is `invalid_grant`.
+#[tokio::test]
+async fn oa08_code_for_another_client_or_redirect_uri_is_invalid_grant() {
+    let gl = MockGitLab::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = start_gate(
+        &gl,
+        free_port(),
+        &[("MCP_DATA_DIR", dir.path().to_str().unwrap())],
+    );
+    gate.ready(&client()).await;
+    let flow = Flow::register(&gate).await;
+    let other = Flow::register(&gate).await;
+    for (client_id, redirect_uri) in [
+        (other.client_id.as_str(), REDIRECT),
+        (flow.client_id.as_str(), "http://127.0.0.1:1/elsewhere"),
+    ] {
+        let back = flow.code(&[]).await;
+        let code = query(&back)["code"].clone();
+        let (status, body, _) = flow
+            .token(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", redirect_uri),
+                ("client_id", client_id),
+                ("code_verifier", &flow.verifier),
+            ])
+            .await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"], "invalid_grant", "{body}");
+        assert!(body.get("access_token").is_none());
+    }
+}
+
+/// OA28: revoking an unknown token is a 200 with no effect; revoking a refresh token ends the
+/// sign-in, its access token included.
+#[tokio::test]
+async fn oa28_revoke_unknown_token_and_refresh_token_family() {
+    let gl = MockGitLab::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = start_gate(
+        &gl,
+        free_port(),
+        &[("MCP_DATA_DIR", dir.path().to_str().unwrap())],
+    );
+    gate.ready(&client()).await;
+    let flow = Flow::register(&gate).await;
+    let t = flow.login().await;
+    let revoke = |token: String| {
+        let http = flow.http.clone();
+        let url = gate.url("/oauth/revoke");
+        async move {
+            http.post(url)
+                .form(&[("token", token.as_str())])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(revoke("mcpg_unknown_token".into()).await, 200);
+    assert_eq!(call(&gate, &t.access).await.status, 200, "unaffected");
+    assert_eq!(revoke(t.refresh.clone()).await, 200);
+    assert_eq!(call(&gate, &t.access).await.status, 401, "family revoked");
+    let (status, _) = flow.refresh(&t.refresh).await;
+    assert_eq!(status, 400);
+}

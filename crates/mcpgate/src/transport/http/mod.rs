@@ -33,6 +33,7 @@ use http::{HeaderValue, Method, StatusCode, header};
 use metrics_exporter_prometheus::PrometheusHandle;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -97,6 +98,9 @@ struct AppState {
     oauth_host: OnceLock<String>,
     /// The gateway itself, for the stateless `tools/call` fast path.
     gateway: OnceLock<Arc<Gateway>>,
+    /// Stateful sessions opened by a signed-in user: session id → principal. Another user
+    /// presenting the id gets a 404 (catalogue TR03).
+    session_owners: std::sync::Mutex<HashMap<String, String>>,
 }
 
 impl AppState {
@@ -169,6 +173,7 @@ impl HttpServer {
             oauth_routes: OnceLock::new(),
             oauth_host: OnceLock::new(),
             gateway: OnceLock::new(),
+            session_owners: std::sync::Mutex::default(),
         });
         let app = router(state.clone());
         let stop_accepting = CancellationToken::new();
@@ -445,6 +450,13 @@ async fn oauth_entry(State(state): State<Arc<AppState>>, req: Request) -> Respon
     }
 }
 
+fn owners(state: &AppState) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+    state
+        .session_owners
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn json_status(status: StatusCode, body: &'static str) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
@@ -532,6 +544,21 @@ async fn mcp_entry(State(state): State<Arc<AppState>>, mut req: Request) -> Resp
             return guard::decorate(resp, &origin);
         }
     }
+    let session = req
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let (Some(u), Some(sid)) = (&user, &session) {
+        let owner = owners(&state).get(sid).cloned();
+        if owner.is_some_and(|o| o != u.principal) {
+            tracing::warn!("refused /mcp request: the session belongs to another user");
+            return guard::decorate(
+                guard::text(StatusCode::NOT_FOUND, "Not Found: unknown session"),
+                &origin,
+            );
+        }
+    }
     let Some(service) = state.mcp.get() else {
         let mut resp = json_status(StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"starting"}"#);
         resp.headers_mut()
@@ -543,9 +570,45 @@ async fn mcp_entry(State(state): State<Arc<AppState>>, mut req: Request) -> Resp
         match (&user, state.oauth.get()) {
             // The upstream refused the user's token and it could not be refreshed.
             (Some(u), Some(oauth)) if u.needs_reauth() => unauthorized(oauth, AuthFailure::Invalid),
-            _ => resp,
+            _ => {
+                // A new session opened by a signed-in user: remember whose it is.
+                let opened = resp
+                    .headers()
+                    .get("mcp-session-id")
+                    .and_then(|v| v.to_str().ok());
+                if let (Some(u), None, Some(sid)) = (&user, &session, opened) {
+                    let live: HashSet<String> = state
+                        .sessions
+                        .sessions
+                        .read()
+                        .await
+                        .keys()
+                        .map(|k| k.to_string())
+                        .collect();
+                    let mut map = owners(&state);
+                    map.retain(|k, _| live.contains(k));
+                    map.insert(sid.to_owned(), u.principal.clone());
+                }
+                resp
+            }
         }
     } else {
+        // rmcp answers 202 to a DELETE of any session id; an unknown one is a 404 (TR25: unknown
+        // session ids get 404), so a client cannot probe or "end" sessions that do not exist.
+        if req.method() == Method::DELETE && s.session_mode == SessionMode::Stateful {
+            if let Some(id) = req
+                .headers()
+                .get("mcp-session-id")
+                .and_then(|v| v.to_str().ok())
+            {
+                if !state.sessions.sessions.read().await.contains_key(id) {
+                    return guard::decorate(
+                        guard::text(StatusCode::NOT_FOUND, "Not Found: unknown session"),
+                        &origin,
+                    );
+                }
+            }
+        }
         let (mut parts, body) = req.into_parts();
         strip_secrets(&mut parts.headers);
         service
