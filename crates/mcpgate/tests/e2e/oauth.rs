@@ -51,6 +51,20 @@ fn start_gate(gl: &MockGitLab, port: u16, extra: &[(&str, &str)]) -> HttpGate {
     )
 }
 
+/// A GitLab stand-in and mcpgate in OAuth mode with an embedded store in a fresh directory,
+/// ready to serve.
+async fn oauth_gate() -> (MockGitLab, tempfile::TempDir, HttpGate) {
+    let gl = MockGitLab::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = start_gate(
+        &gl,
+        free_port(),
+        &[("MCP_DATA_DIR", dir.path().to_str().unwrap())],
+    );
+    gate.ready(&client()).await;
+    (gl, dir, gate)
+}
+
 fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -439,14 +453,7 @@ async fn sdk_client_signs_in_and_each_user_gets_their_own_gitlab_token() {
     let Some(script) = shared_tool("mcp-client-check.sh") else {
         return;
     };
-    let gl = MockGitLab::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let gate = start_gate(
-        &gl,
-        free_port(),
-        &[("MCP_DATA_DIR", dir.path().to_str().unwrap())],
-    );
-    gate.ready(&client()).await;
+    let (gl, _dir, gate) = oauth_gate().await;
     for user in ["alice", "bob"] {
         gl.set(|s| s.next_user = user.into());
         let stdout = sdk_sign_in_and_call(&script, &gate, user).await;
@@ -798,14 +805,7 @@ async fn negative_cases_give_oauth_errors_and_no_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_token_refresh_on_expiry_and_401_then_reauth_when_refresh_fails() {
-    let gl = MockGitLab::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let gate = start_gate(
-        &gl,
-        free_port(),
-        &[("MCP_DATA_DIR", dir.path().to_str().unwrap())],
-    );
-    gate.ready(&client()).await;
+    let (gl, _dir, gate) = oauth_gate().await;
     let flow = Flow::register(&gate).await;
 
     // GitLab revokes the token: mcpgate refreshes once and replays the call.
@@ -1293,14 +1293,7 @@ async fn sdk_client_against_a_real_oauth_server_two_users() {
 /// page, never a redirect to whatever `redirect_uri` it names.
 #[tokio::test]
 async fn oa04_unknown_client_id_gets_an_error_page_not_a_redirect() {
-    let gl = MockGitLab::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let gate = start_gate(
-        &gl,
-        free_port(),
-        &[("MCP_DATA_DIR", dir.path().to_str().unwrap())],
-    );
-    gate.ready(&client()).await;
+    let (gl, _dir, gate) = oauth_gate().await;
     let flow = Flow::register(&gate).await;
     for client_id in ["attackerId", "", &"x".repeat(5000)] {
         let r = flow
@@ -1323,14 +1316,7 @@ async fn oa04_unknown_client_id_gets_an_error_page_not_a_redirect() {
 /// not to send a Referer.
 #[tokio::test]
 async fn sl08_access_token_in_the_query_is_not_accepted_and_pages_send_no_referrer() {
-    let gl = MockGitLab::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let gate = start_gate(
-        &gl,
-        free_port(),
-        &[("MCP_DATA_DIR", dir.path().to_str().unwrap())],
-    );
-    gate.ready(&client()).await;
+    let (_gl, _dir, gate) = oauth_gate().await;
     let flow = Flow::register(&gate).await;
     let page = flow.http.get(flow.authorize_url(&[])).send().await.unwrap();
     assert_eq!(page.status(), 200);
@@ -1405,14 +1391,7 @@ async fn dos01_oversized_bodies_to_register_token_and_revoke_are_413() {
 /// characters or simply wrong is refused without tokens, and the code cannot be used after.
 #[tokio::test]
 async fn oa06_malformed_or_wrong_verifiers_are_refused_and_burn_the_code() {
-    let gl = MockGitLab::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let gate = start_gate(
-        &gl,
-        free_port(),
-        &[("MCP_DATA_DIR", dir.path().to_str().unwrap())],
-    );
-    gate.ready(&client()).await;
+    let (_gl, _dir, gate) = oauth_gate().await;
     let flow = Flow::register(&gate).await;
     let short = "a".repeat(42);
     let long = "a".repeat(129);
@@ -1574,14 +1553,7 @@ async fn tr03_another_users_session_id_is_a_404() {
 /// `invalid_request` to the (valid) redirect URI, with the client's state and no code.
 #[tokio::test]
 async fn oa05_malformed_code_challenges_are_invalid_request() {
-    let gl = MockGitLab::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let gate = start_gate(
-        &gl,
-        free_port(),
-        &[("MCP_DATA_DIR", dir.path().to_str().unwrap())],
-    );
-    gate.ready(&client()).await;
+    let (_gl, _dir, gate) = oauth_gate().await;
     let flow = Flow::register(&gate).await;
     let short = "a".repeat(42);
     let long = "a".repeat(44);
@@ -1608,14 +1580,7 @@ async fn oa05_malformed_code_challenges_are_invalid_request() {
 /// OA08: a code redeemed by another client or with another redirect URI is `invalid_grant`.
 #[tokio::test]
 async fn oa08_code_for_another_client_or_redirect_uri_is_invalid_grant() {
-    let gl = MockGitLab::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let gate = start_gate(
-        &gl,
-        free_port(),
-        &[("MCP_DATA_DIR", dir.path().to_str().unwrap())],
-    );
-    gate.ready(&client()).await;
+    let (_gl, _dir, gate) = oauth_gate().await;
     let flow = Flow::register(&gate).await;
     let other = Flow::register(&gate).await;
     for (client_id, redirect_uri) in [
@@ -1643,14 +1608,7 @@ async fn oa08_code_for_another_client_or_redirect_uri_is_invalid_grant() {
 /// sign-in, its access token included.
 #[tokio::test]
 async fn oa28_revoke_unknown_token_and_refresh_token_family() {
-    let gl = MockGitLab::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let gate = start_gate(
-        &gl,
-        free_port(),
-        &[("MCP_DATA_DIR", dir.path().to_str().unwrap())],
-    );
-    gate.ready(&client()).await;
+    let (_gl, _dir, gate) = oauth_gate().await;
     let flow = Flow::register(&gate).await;
     let t = flow.login().await;
     let revoke = |token: String| {
