@@ -918,26 +918,43 @@ async fn two_replicas_share_logins_through_redis_and_survive_kill_9() {
 /// `/tmp/mcpgate-browser` with playwright-core, and Debian's chromium; `None` (skip) unless
 /// interop tests are required.
 fn browser() -> Option<std::path::PathBuf> {
-    let dir = std::path::PathBuf::from(
-        std::env::var("MCPGATE_BROWSER_DIR").unwrap_or_else(|_| "/tmp/mcpgate-browser".into()),
-    );
     let chromium = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if dir.join("node_modules/playwright-core").is_dir() && std::path::Path::new(&chromium).exists()
-    {
-        std::fs::copy(
-            repo_root().join("scripts/consent-browser.mjs"),
-            dir.join("consent-browser.mjs"),
-        )
-        .unwrap();
-        return Some(dir);
+    node_tool_dir(
+        "MCPGATE_BROWSER_DIR",
+        "/tmp/mcpgate-browser",
+        "playwright-core",
+        "consent-browser.mjs",
+    )
+    .filter(|_| std::path::Path::new(&chromium).exists() || skip("chromium"))
+}
+
+/// A node package installed by .ci/run in `default` (or `$env_var`) with our `script` copied
+/// next to it (bare ESM imports resolve relative to the file); `None` (skip) unless interop
+/// tests are required.
+fn node_tool_dir(
+    env_var: &str,
+    default: &str,
+    package: &str,
+    script: &str,
+) -> Option<std::path::PathBuf> {
+    let dir = std::path::PathBuf::from(std::env::var(env_var).unwrap_or_else(|_| default.into()));
+    if !dir.join("node_modules").join(package).is_dir() {
+        skip(&format!("{package} in {}", dir.display()));
+        return None;
     }
+    std::fs::copy(repo_root().join("scripts").join(script), dir.join(script)).unwrap();
+    Some(dir)
+}
+
+/// Says a required interop piece is missing: fails when interop tests are required (CI),
+/// else prints a skip note. Returns false.
+fn skip(what: &str) -> bool {
     assert!(
         std::env::var("MCPGATE_REQUIRE_INTEROP").is_err(),
-        "playwright-core in {} and chromium are required (see .ci/run)",
-        dir.display()
+        "{what} is required (see .ci/run)"
     );
-    eprintln!("skipped: no playwright-core/chromium");
-    None
+    eprintln!("skipped: no {what}");
+    false
 }
 
 /// The consent page in a real browser: it renders, Approve completes the flow (the code it
@@ -1146,24 +1163,12 @@ async fn client_id_metadata_document_lists_the_redirect_uris() {
 
 /// `/tmp/mcpgate-oidc` with the `oidc-provider` package (installed by .ci/run).
 fn oidc_dir() -> Option<std::path::PathBuf> {
-    let dir = std::path::PathBuf::from(
-        std::env::var("MCPGATE_OIDC_DIR").unwrap_or_else(|_| "/tmp/mcpgate-oidc".into()),
-    );
-    if dir.join("node_modules/oidc-provider").is_dir() {
-        std::fs::copy(
-            repo_root().join("scripts/oidc-upstream.mjs"),
-            dir.join("oidc-upstream.mjs"),
-        )
-        .unwrap();
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("MCPGATE_REQUIRE_INTEROP").is_err(),
-        "oidc-provider in {} is required (see .ci/run)",
-        dir.display()
-    );
-    eprintln!("skipped: no oidc-provider");
-    None
+    node_tool_dir(
+        "MCPGATE_OIDC_DIR",
+        "/tmp/mcpgate-oidc",
+        "oidc-provider",
+        "oidc-upstream.mjs",
+    )
 }
 
 struct Node(std::process::Child);
