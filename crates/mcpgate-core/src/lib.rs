@@ -5,6 +5,8 @@
 #![warn(missing_docs)]
 
 pub mod diagnostics;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod policy;
 pub mod profile;
 pub mod spec;
