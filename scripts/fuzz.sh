@@ -3,8 +3,9 @@
 # prints executions and findings per target. Not part of .ci/run: CI replays the committed
 # seed corpora instead (crates/mcpgate-core/tests/fuzz_corpus.rs).
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
-# New inputs that raise coverage are added to fuzz/corpus/<target>/; a crash is written to
-# fuzz/artifacts/<target>/ — add it to the corpus once fixed.
+# New inputs that raise coverage go to fuzz/generated/<target>/ (not committed; copy the
+# interesting ones into fuzz/corpus/<target>/); a crash is written to fuzz/artifacts/<target>/
+# — add it to the corpus once fixed, so the replay test keeps it fixed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-60}"; shift || true
@@ -17,8 +18,10 @@ printf '%-18s %12s %10s %s\n' target executions exec/s findings
 for t in "${targets[@]}"; do
   log="$(mktemp)"
   status=0
-  cargo fuzz run --fuzz-dir fuzz "$t" "fuzz/corpus/$t" -- -max_total_time="$secs" -max_len=65536 \
-    -rss_limit_mb=2048 >"$log" 2>&1 || status=$?
+  mkdir -p "fuzz/generated/$t"
+  cargo fuzz run --fuzz-dir fuzz "$t" "fuzz/generated/$t" "fuzz/corpus/$t" -- \
+    -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 \
+    >"$log" 2>&1 || status=$?
   execs="$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' || true)"
   rate="$(grep -oE 'stat::average_exec_per_sec: *[0-9]+' "$log" | grep -oE '[0-9]+$' || true)"
   findings=0
