@@ -208,6 +208,7 @@ def main():
     replicas = [Replica(p, public, gl.port) for p in ports]
     for r in replicas:
         r.start()
+    print(f"replicas on 127.0.0.1:{ports[0]} and :{ports[1]}, GitLab stand-in on :{gl.port}", flush=True)
     users = []
     for i in range(a.users):
         gl.next_user = f"u{i}"
