@@ -53,6 +53,17 @@ pub enum Credential {
     User(crate::oauth::UserCredential),
 }
 
+impl Credential {
+    /// The bearer token to send instead of the static credentials, if any.
+    fn bearer(&self) -> Option<Secret> {
+        match self {
+            Self::Static => None,
+            Self::Bearer(t) => Some(t.clone()),
+            Self::User(u) => Some(u.token()),
+        }
+    }
+}
+
 /// Outbound rate limits: one bucket for all operations plus per-operation overrides.
 #[derive(Debug)]
 struct RateLimits {
@@ -285,13 +296,8 @@ impl Upstream {
         for (k, v) in &plan.headers {
             req_headers.append(k.clone(), v.clone());
         }
-        match credential {
-            Credential::Bearer(_) | Credential::User(_) => {
-                let token = match credential {
-                    Credential::User(u) => u.token(),
-                    Credential::Bearer(t) => t.clone(),
-                    Credential::Static => Secret::new(String::new()),
-                };
+        match credential.bearer() {
+            Some(token) => {
                 sent.push(token.expose().to_owned());
                 let v = http::HeaderValue::from_str(&format!("Bearer {}", token.expose()))
                     .map_err(|_| {
@@ -301,7 +307,7 @@ impl Upstream {
                     })?;
                 req_headers.insert(http::header::AUTHORIZATION, sensitive(v));
             }
-            Credential::Static => {
+            None => {
                 for auth in &self.settings.auth {
                     match auth {
                         StaticAuth::Bearer(token) => {
@@ -432,23 +438,22 @@ impl Upstream {
 /// echoes its request (a debug error page, a stack trace, a "whoami" reply) must not hand our
 /// token to the model (catalogue SL05).
 fn redact_sent(body: Vec<u8>, sent: &[String]) -> Vec<u8> {
+    // This runs on every reply (the hot path), on bodies up to the cap: a SIMD substring
+    // search, and a copy only when a credential really is there.
     let mut body = body;
     for secret in sent.iter().filter(|s| s.len() >= 4) {
-        let needle = secret.as_bytes();
-        if !body.windows(needle.len()).any(|w| w == needle) {
+        let finder = memchr::memmem::Finder::new(secret.as_bytes());
+        if finder.find(&body).is_none() {
             continue;
         }
         let mut out = Vec::with_capacity(body.len());
-        let mut rest = body.as_slice();
-        while !rest.is_empty() {
-            if let Some(tail) = rest.strip_prefix(needle) {
-                out.extend_from_slice(b"[REDACTED]");
-                rest = tail;
-            } else if let Some((first, tail)) = rest.split_first() {
-                out.push(*first);
-                rest = tail;
-            }
+        let mut last = 0;
+        for at in finder.find_iter(&body) {
+            out.extend_from_slice(&body[last..at]);
+            out.extend_from_slice(b"[REDACTED]");
+            last = at + secret.len();
         }
+        out.extend_from_slice(&body[last..]);
         body = out;
     }
     body
