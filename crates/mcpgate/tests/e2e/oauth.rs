@@ -879,32 +879,30 @@ async fn embedded_store_keeps_logins_across_a_restart() {
     assert_eq!(seen_by(&a), "alice");
 }
 
+/// Two ready replicas sharing `redis`, behind one public URL (replica A's address, as a load
+/// balancer would present it), plus the GitLab stand-in; `extra` env for both.
+async fn redis_replicas(redis: &str, extra: &[(&str, &str)]) -> (MockGitLab, HttpGate, HttpGate) {
+    let gl = MockGitLab::start().await;
+    let port_a = free_port();
+    let public = format!("http://127.0.0.1:{port_a}");
+    let mut env = vec![
+        ("MCP_STORE_URL", redis),
+        ("MCP_PUBLIC_URL", public.as_str()),
+    ];
+    env.extend_from_slice(extra);
+    let a = start_gate(&gl, port_a, &env);
+    let b = start_gate(&gl, free_port(), &env);
+    a.ready(&client()).await;
+    b.ready(&client()).await;
+    (gl, a, b)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_share_logins_through_redis_and_survive_kill_9() {
     let Some(redis) = test_redis() else {
         return;
     };
-    let gl = MockGitLab::start().await;
-    let port_a = free_port();
-    // Both replicas sit behind one public URL in production; here each has its own port but
-    // the same issuer (replica A's address), as a load balancer would present.
-    let public = format!("http://127.0.0.1:{port_a}");
-    let common = [
-        ("MCP_STORE_URL", redis.as_str()),
-        ("MCP_PUBLIC_URL", public.as_str()),
-    ];
-    let mut a = start_gate(&gl, port_a, &common);
-    let b = start_gate(
-        &gl,
-        free_port(),
-        &[
-            ("MCP_STORE_URL", redis.as_str()),
-            ("MCP_PUBLIC_URL", public.as_str()),
-            ("MCP_ALLOWED_HOSTS", "127.0.0.1"),
-        ],
-    );
-    a.ready(&client()).await;
-    b.ready(&client()).await;
+    let (_gl, mut a, b) = redis_replicas(&redis, &[]).await;
     let t = Flow::register(&a).await.login().await;
     let answer = call(&b, &t.access).await;
     assert_eq!(answer.status, 200, "{}\n{}", answer.text, b.stderr());
@@ -1044,19 +1042,14 @@ async fn inbound_rate_limit_is_per_user_and_shared_by_replicas() {
     let Some(redis) = test_redis() else {
         return;
     };
-    let gl = MockGitLab::start().await;
-    let port_a = free_port();
-    let public = format!("http://127.0.0.1:{port_a}");
-    let env = [
-        ("MCP_STORE_URL", redis.as_str()),
-        ("MCP_PUBLIC_URL", public.as_str()),
-        ("HTTP_RATE_LIMIT_ENABLED", "true"),
-        ("HTTP_RATE_LIMIT_MAX_REQUESTS", "3"),
-    ];
-    let a = start_gate(&gl, port_a, &env);
-    let b = start_gate(&gl, free_port(), &env);
-    a.ready(&client()).await;
-    b.ready(&client()).await;
+    let (gl, a, b) = redis_replicas(
+        &redis,
+        &[
+            ("HTTP_RATE_LIMIT_ENABLED", "true"),
+            ("HTTP_RATE_LIMIT_MAX_REQUESTS", "3"),
+        ],
+    )
+    .await;
     let alice = Flow::register(&a).await.login().await;
     let statuses = [
         call(&a, &alice.access).await.status,
