@@ -136,6 +136,20 @@ async fn mock_upstream() -> SocketAddr {
     addr
 }
 
+/// CPU time (user + system) a process has used, in seconds (`/proc/PID/stat`, 100 Hz ticks).
+fn cpu_secs(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+            Some(ticks as f64 / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1000.0)
 }
@@ -261,9 +275,11 @@ async fn main() {
     let direct: Arc<dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync> =
         Arc::new(move |c: &reqwest::Client| c.get(&direct_url));
 
+    // cpu µs/call: CPU time (user + system) of mcpgate per call on the mcpgate rows, of the
+    // mock (this process; with wrk nothing else runs in it) per request on the direct rows.
     println!(
-        "{:<22} {:>5} {:>10} {:>9} {:>9} {:>7}",
-        "target", "conc", "calls/s", "p50 ms", "p99 ms", "errors"
+        "{:<22} {:>5} {:>10} {:>9} {:>9} {:>7} {:>9}",
+        "target", "conc", "calls/s", "p50 ms", "p99 ms", "errors", "cpu µs"
     );
     if std::env::var("BENCH_LOADGEN").is_ok_and(|v| v == "wrk") {
         let lua = std::env::temp_dir().join(format!("mcpgate-bench-{}.lua", std::process::id()));
@@ -276,12 +292,22 @@ async fn main() {
         )
         .unwrap();
         for concurrency in [1, 16, 64] {
-            for (name, url, script) in [
-                ("mcpgate tools/call", mcp.as_str(), Some(&lua)),
-                ("mock upstream direct", direct_text.as_str(), None),
+            for (name, url, script, cpu_of) in [
+                ("mcpgate tools/call", mcp.as_str(), Some(&lua), pid),
+                (
+                    "mock upstream direct",
+                    direct_text.as_str(),
+                    None,
+                    std::process::id(),
+                ),
             ] {
+                let cpu = cpu_secs(cpu_of);
                 let (rps, p50, p99, errors) = wrk(url, concurrency, secs, script);
-                println!("{name:<22} {concurrency:>5} {rps:>10.0} {p50:>9} {p99:>9} {errors:>7}");
+                let cpu = cpu_secs(cpu_of) - cpu;
+                let per_call = cpu * 1e6 / (rps * secs.ceil()).max(1.0);
+                println!(
+                    "{name:<22} {concurrency:>5} {rps:>10.0} {p50:>9} {p99:>9} {errors:>7} {per_call:>9.1}"
+                );
             }
         }
         let _ = std::fs::remove_file(&lua);
@@ -293,15 +319,24 @@ async fn main() {
             ("mcpgate tools/call", &via),
             ("mock upstream direct", &direct),
         ] {
+            let cpu = cpu_secs(pid);
             let r = load(client.clone(), concurrency, secs, make.clone()).await;
+            // Only mcpgate's own CPU is measurable here (the mock shares this process with
+            // the load generator).
+            let per_call = if std::ptr::eq(make, &via) {
+                format!("{:.1}", (cpu_secs(pid) - cpu) * 1e6 / r.calls.max(1) as f64)
+            } else {
+                "-".to_owned()
+            };
             println!(
-                "{:<22} {:>5} {:>10.0} {:>9} {:>9} {:>7}",
+                "{:<22} {:>5} {:>10.0} {:>9} {:>9} {:>7} {:>9}",
                 name,
                 concurrency,
                 r.calls as f64 / r.secs,
                 ms(r.p50),
                 ms(r.p99),
-                r.errors
+                r.errors,
+                per_call
             );
         }
     }

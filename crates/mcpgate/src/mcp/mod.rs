@@ -78,6 +78,8 @@ impl Gateway {
         if let Some(composite) = &tool.composite {
             let out = self.call_composite(tool, composite, args, credential).await;
             let outcome = if out.is_error { "failed" } else { "ok" };
+            let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+            tracing::info!(tool = %tool.name, outcome, latency_ms, "tool call");
             metrics::tool_call(&tool.name, outcome, started.elapsed());
             return out;
         }

@@ -2,6 +2,9 @@
 
 pub mod metrics;
 pub mod trace;
+mod writer;
+
+pub use writer::LogGuard;
 
 use crate::config::LogFormat;
 use tracing_subscriber::EnvFilter;
@@ -11,10 +14,10 @@ use tracing_subscriber::EnvFilter;
 /// A plain `info` keeps rmcp at `warn`: it logs every stateless HTTP
 /// request at info, which would double the log volume of the access log.
 ///
-/// Lines go through a writer thread with a bounded queue (callers wait when it is full: no
-/// line is dropped) that writes them to stderr in batches, so request tasks never block on
-/// the pipe. Keep the returned guard until exit: dropping it flushes what is queued.
-pub fn init(level: &str, format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+/// Lines are gathered in a bounded buffer that a writer thread writes to stderr in batches
+/// ([`writer`]): request tasks never block on the pipe and no line is dropped. Keep the
+/// returned guard until exit: dropping it flushes what is pending.
+pub fn init(level: &str, format: LogFormat) -> LogGuard {
     let level = level.trim();
     let directive = if level.eq_ignore_ascii_case("info") {
         format!("{level},rmcp=warn")
@@ -22,13 +25,7 @@ pub fn init(level: &str, format: LogFormat) -> tracing_appender::non_blocking::W
         level.to_owned()
     };
     let filter = EnvFilter::try_new(directive).unwrap_or_else(|_| EnvFilter::new("info"));
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .buffered_lines_limit(4096)
-        .finish(std::io::BufWriter::with_capacity(
-            64 * 1024,
-            std::io::stderr(),
-        ));
+    let (writer, guard) = writer::batch_writer(Box::new(std::io::stderr()));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)

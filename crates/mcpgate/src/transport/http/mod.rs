@@ -345,6 +345,11 @@ fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// Marks an answer whose tool call was logged at info by the gateway (with the request id):
+/// the access line of that request goes to debug, so a call costs one log line, not two.
+#[derive(Debug, Clone, Copy)]
+struct ToolCallLogged;
+
 /// One structured line per request, with a request id; never headers, query or body.
 ///
 /// The id is the caller's `X-Request-Id` when it is a short plain token, else a new UUID; it
@@ -378,7 +383,10 @@ async fn access_log(mut req: Request, next: Next) -> Response {
     let status = resp.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     let peer = peer.map(|p| p.to_string()).unwrap_or_default();
-    if matches!(path.as_str(), "/health" | "/ready" | "/metrics") {
+    // Probes, and tool calls whose own line (same request id) already says what happened.
+    let quiet = matches!(path.as_str(), "/health" | "/ready" | "/metrics")
+        || resp.extensions().get::<ToolCallLogged>().is_some();
+    if quiet {
         tracing::debug!(request_id = %id, method = %method, path = %path, status, latency_ms, peer = %peer, "http request");
     } else {
         tracing::info!(request_id = %id, method = %method, path = %path, status, latency_ms, peer = %peer, "http request");
@@ -773,12 +781,14 @@ async fn post(state: &AppState, service: &McpService, req: Request) -> Response 
                 Ok(Some(json)) => {
                     metrics::mcp_request(label, "ok");
                     drop((permit, guard));
-                    return (
+                    let mut resp = (
                         StatusCode::OK,
                         [(header::CONTENT_TYPE, "application/json")],
                         json,
                     )
                         .into_response();
+                    resp.extensions_mut().insert(ToolCallLogged);
+                    return resp;
                 }
                 Ok(None) => {} // an edge case: rmcp answers it below
                 Err(_) => {
