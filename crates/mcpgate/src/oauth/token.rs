@@ -101,6 +101,13 @@ async fn code_grant(o: &OAuth, client_id: &str, form: &HashMap<String, String>) 
         }
         Err(_) => return store_down(),
     };
+    // Read the grant before marking the code used: a concurrent replay seeing the mark
+    // revokes the grant, and must not make the one redemption that won fail too.
+    let grant: Grant = match o.get_json(&key::grant(&record.grant_id)).await {
+        Ok(Some(g)) => g,
+        Ok(None) => return token_error("invalid_grant", "the sign-in behind this code is gone"),
+        Err(_) => return store_down(),
+    };
     let _ = o
         .store
         .put(
@@ -135,11 +142,6 @@ async fn code_grant(o: &OAuth, client_id: &str, form: &HashMap<String, String>) 
             );
         }
     }
-    let grant: Grant = match o.get_json(&key::grant(&record.grant_id)).await {
-        Ok(Some(g)) => g,
-        Ok(None) => return token_error("invalid_grant", "the sign-in behind this code is gone"),
-        Err(_) => return store_down(),
-    };
     match issue_tokens(o, &grant).await {
         Ok(answer) => {
             metrics::oauth_token_issued("authorization_code");
