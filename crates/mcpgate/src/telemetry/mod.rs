@@ -6,6 +6,9 @@ pub mod trace;
 use crate::config::LogFormat;
 use tracing_subscriber::EnvFilter;
 
+/// rmcp's in-memory session manager (stateful HTTP mode).
+const RMCP_SESSIONS: &str = "rmcp::transport::streamable_http_server::session::local";
+
 /// Installs the global subscriber. `level` is a level name or a full tracing filter.
 ///
 /// A plain `info` keeps rmcp at `warn`: it logs every stateless HTTP
@@ -16,11 +19,17 @@ use tracing_subscriber::EnvFilter;
 /// the pipe. Keep the returned guard until exit: dropping it flushes what is queued.
 pub fn init(level: &str, format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     let level = level.trim();
-    let directive = if level.eq_ignore_ascii_case("info") {
+    let mut directive = if level.eq_ignore_ascii_case("info") {
         format!("{level},rmcp=warn")
     } else {
         level.to_owned()
     };
+    // rmcp's session manager logs each stateful session id (info) and wraps its events in a
+    // span carrying it; an id is half of a session's credentials, so it stays out of the logs
+    // at any level unless that module is named explicitly.
+    if !directive.contains(RMCP_SESSIONS) {
+        directive.push_str(&format!(",{RMCP_SESSIONS}=warn"));
+    }
     let filter = EnvFilter::try_new(directive).unwrap_or_else(|_| EnvFilter::new("info"));
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
