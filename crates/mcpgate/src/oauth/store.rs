@@ -78,11 +78,24 @@ impl Store {
             StoreError::embedded(format!("cannot create MCP_DATA_DIR {}: {e}", dir.display()))
         })?;
         let path = dir.join("mcpgate-state.redb");
+        private_file(&path).map_err(|e| {
+            StoreError::embedded(format!("cannot make {} private: {e}", path.display()))
+        })?;
         let db = redb::Database::create(&path).map_err(|e| {
-            StoreError::embedded(format!(
-                "cannot open {} (is another mcpgate using it? use MCP_STORE_URL=redis://… for several replicas): {e}",
-                path.display()
-            ))
+            let hint = match &e {
+                redb::DatabaseError::DatabaseAlreadyOpen => {
+                    "is another mcpgate using it? use MCP_STORE_URL=redis://… for several replicas"
+                }
+                redb::DatabaseError::Storage(redb::StorageError::Io(io))
+                    if io.kind() != std::io::ErrorKind::InvalidData =>
+                {
+                    "cannot read or write it"
+                }
+                _ => {
+                    "the file is corrupted or not an mcpgate state file; it is left as it is: move it away to start with an empty store (every sign-in is lost)"
+                }
+            };
+            StoreError::embedded(format!("cannot open {} ({hint}): {e}", path.display()))
         })?;
         let txn = db.begin_write().map_err(StoreError::embedded)?;
         txn.open_table(KV).map_err(StoreError::embedded)?;
@@ -315,6 +328,26 @@ impl Store {
         })
         .await
     }
+}
+
+/// Creates `path` readable by its owner only (0600), or narrows an existing file to that:
+/// the store holds sealed upstream tokens and token hashes.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Runs a redb write on the blocking pool (commits fsync).

@@ -101,6 +101,13 @@ async fn code_grant(o: &OAuth, client_id: &str, form: &HashMap<String, String>) 
         }
         Err(_) => return store_down(),
     };
+    // Read the grant before marking the code used: a concurrent replay seeing the mark
+    // revokes the grant, and must not make the one redemption that won fail too.
+    let grant: Grant = match o.get_json(&key::grant(&record.grant_id)).await {
+        Ok(Some(g)) => g,
+        Ok(None) => return token_error("invalid_grant", "the sign-in behind this code is gone"),
+        Err(_) => return store_down(),
+    };
     let _ = o
         .store
         .put(
@@ -135,11 +142,6 @@ async fn code_grant(o: &OAuth, client_id: &str, form: &HashMap<String, String>) 
             );
         }
     }
-    let grant: Grant = match o.get_json(&key::grant(&record.grant_id)).await {
-        Ok(Some(g)) => g,
-        Ok(None) => return token_error("invalid_grant", "the sign-in behind this code is gone"),
-        Err(_) => return store_down(),
-    };
     match issue_tokens(o, &grant).await {
         Ok(answer) => {
             metrics::oauth_token_issued("authorization_code");
@@ -219,7 +221,18 @@ async fn refresh_grant(o: &OAuth, client_id: &str, form: &HashMap<String, String
 /// client, the same successor again; otherwise the whole sign-in is revoked (OAuth 2.1
 /// refresh token reuse detection).
 async fn refresh_reused(o: &OAuth, client_id: &str, h: &str) -> Response {
-    let used: Option<UsedRefresh> = o.get_json(&key::used_refresh(h)).await.ok().flatten();
+    // A concurrent rotation of this token (say on another replica) marks it used one store
+    // round trip after taking it: look again briefly before calling the token unknown.
+    let mut used: Option<UsedRefresh> = None;
+    for attempt in 0..10 {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        used = o.get_json(&key::used_refresh(h)).await.ok().flatten();
+        if used.is_some() {
+            break;
+        }
+    }
     let Some(used) = used else {
         return token_error(
             "invalid_grant",

@@ -9,6 +9,9 @@ pub use writer::LogGuard;
 use crate::config::LogFormat;
 use tracing_subscriber::EnvFilter;
 
+/// rmcp's in-memory session manager (stateful HTTP mode).
+const RMCP_SESSIONS: &str = "rmcp::transport::streamable_http_server::session::local";
+
 /// Installs the global subscriber. `level` is a level name or a full tracing filter.
 ///
 /// A plain `info` keeps rmcp at `warn`: it logs every stateless HTTP
@@ -19,11 +22,17 @@ use tracing_subscriber::EnvFilter;
 /// returned guard until exit: dropping it flushes what is pending.
 pub fn init(level: &str, format: LogFormat) -> LogGuard {
     let level = level.trim();
-    let directive = if level.eq_ignore_ascii_case("info") {
+    let mut directive = if level.eq_ignore_ascii_case("info") {
         format!("{level},rmcp=warn")
     } else {
         level.to_owned()
     };
+    // rmcp's session manager logs each stateful session id (info) and wraps its events in a
+    // span carrying it; an id is half of a session's credentials, so it stays out of the logs
+    // at any level unless that module is named explicitly.
+    if !directive.contains(RMCP_SESSIONS) {
+        directive.push_str(&format!(",{RMCP_SESSIONS}=warn"));
+    }
     let filter = EnvFilter::try_new(directive).unwrap_or_else(|_| EnvFilter::new("info"));
     let (writer, guard) = writer::batch_writer(Box::new(std::io::stderr()));
     let builder = tracing_subscriber::fmt()

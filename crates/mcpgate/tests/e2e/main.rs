@@ -15,6 +15,7 @@ mod faults;
 mod grouped_calls;
 mod http;
 mod oauth;
+mod replicas;
 mod stdio;
 mod support;
 mod typed;

@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::time::Duration;
 
-const KEY: &str = "mBrFT3MLzpzJygV6+ygFlTligSorqzfTXtIQ/k2pahw=";
-const REDIRECT: &str = "http://127.0.0.1:43127/callback";
+pub(crate) const KEY: &str = "mBrFT3MLzpzJygV6+ygFlTligSorqzfTXtIQ/k2pahw=";
+pub(crate) const REDIRECT: &str = "http://127.0.0.1:43127/callback";
 
 fn oauth_profile() -> String {
     repo_root()
@@ -22,7 +22,7 @@ fn oauth_profile() -> String {
         .to_string()
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -31,7 +31,7 @@ fn free_port() -> u16 {
 }
 
 /// mcpgate in OAuth mode against `gl`, on a fixed port so the callback URL is known.
-fn start_gate(gl: &MockGitLab, port: u16, extra: &[(&str, &str)]) -> HttpGate {
+pub(crate) fn start_gate(gl: &MockGitLab, port: u16, extra: &[(&str, &str)]) -> HttpGate {
     let public = format!("http://127.0.0.1:{port}");
     let mut env: Vec<(String, String)> = gl.env(&public);
     env.push(("MCP_TOKEN_ENCRYPTION_KEY".into(), KEY.into()));
@@ -53,7 +53,7 @@ fn start_gate(gl: &MockGitLab, port: u16, extra: &[(&str, &str)]) -> HttpGate {
 
 /// A GitLab stand-in and mcpgate in OAuth mode with an embedded store in a fresh directory,
 /// ready to serve.
-async fn oauth_gate() -> (MockGitLab, tempfile::TempDir, HttpGate) {
+pub(crate) async fn oauth_gate() -> (MockGitLab, tempfile::TempDir, HttpGate) {
     let gl = MockGitLab::start().await;
     let dir = tempfile::tempdir().unwrap();
     let gate = start_gate(
@@ -80,7 +80,7 @@ fn pkce() -> (String, String) {
     (verifier, challenge)
 }
 
-fn location(resp: &reqwest::Response) -> url::Url {
+pub(crate) fn location(resp: &reqwest::Response) -> url::Url {
     let loc = resp
         .headers()
         .get("location")
@@ -104,7 +104,7 @@ pub fn flow_cookie(r: &reqwest::Response) -> String {
         .to_owned()
 }
 
-fn query(u: &url::Url) -> HashMap<String, String> {
+pub(crate) fn query(u: &url::Url) -> HashMap<String, String> {
     u.query_pairs().into_owned().collect()
 }
 
@@ -118,23 +118,23 @@ fn attr(html: &str, name: &str) -> String {
 }
 
 /// A scripted MCP client: registration, PKCE, consent, the GitLab round trip, tokens.
-struct Flow<'a> {
-    gate: &'a HttpGate,
-    http: reqwest::Client,
-    client_id: String,
-    verifier: String,
-    challenge: String,
+pub(crate) struct Flow<'a> {
+    pub(crate) gate: &'a HttpGate,
+    pub(crate) http: reqwest::Client,
+    pub(crate) client_id: String,
+    pub(crate) verifier: String,
+    pub(crate) challenge: String,
 }
 
 #[derive(Debug, Clone)]
-struct Tokens {
-    access: String,
-    refresh: String,
-    code: String,
+pub(crate) struct Tokens {
+    pub(crate) access: String,
+    pub(crate) refresh: String,
+    pub(crate) code: String,
 }
 
 impl<'a> Flow<'a> {
-    async fn register(gate: &'a HttpGate) -> Self {
+    pub(crate) async fn register(gate: &'a HttpGate) -> Self {
         let http = no_redirects();
         let r = http
             .post(gate.url("/oauth/register"))
@@ -154,7 +154,18 @@ impl<'a> Flow<'a> {
         }
     }
 
-    fn authorize_url(&self, extra: &[(&str, &str)]) -> url::Url {
+    /// The same client (id, PKCE pair, cookie-less HTTP client) talking to another replica.
+    pub(crate) fn on<'b>(&self, gate: &'b HttpGate) -> Flow<'b> {
+        Flow {
+            gate,
+            http: self.http.clone(),
+            client_id: self.client_id.clone(),
+            verifier: self.verifier.clone(),
+            challenge: self.challenge.clone(),
+        }
+    }
+
+    pub(crate) fn authorize_url(&self, extra: &[(&str, &str)]) -> url::Url {
         let mut u = url::Url::parse(&self.gate.url("/oauth/authorize")).unwrap();
         let mut params: Vec<(&str, &str)> = vec![
             ("response_type", "code"),
@@ -175,7 +186,7 @@ impl<'a> Flow<'a> {
     }
 
     /// GET /oauth/authorize → (consent_id, csrf, cookie).
-    async fn consent_page(&self, extra: &[(&str, &str)]) -> (String, String, String) {
+    pub(crate) async fn consent_page(&self, extra: &[(&str, &str)]) -> (String, String, String) {
         let r = self
             .http
             .get(self.authorize_url(extra))
@@ -201,7 +212,7 @@ impl<'a> Flow<'a> {
         (attr(&html, "consent_id"), attr(&html, "csrf_token"), cookie)
     }
 
-    async fn answer_consent(
+    pub(crate) async fn answer_consent(
         &self,
         consent: &(String, String, String),
         decision: &str,
@@ -221,7 +232,7 @@ impl<'a> Flow<'a> {
 
     /// Consent approved → GitLab: (the callback URL GitLab sends the browser to, the flow
     /// cookie the consent answer set).
-    async fn to_callback(&self, extra: &[(&str, &str)]) -> (url::Url, String) {
+    pub(crate) async fn to_callback(&self, extra: &[(&str, &str)]) -> (url::Url, String) {
         let consent = self.consent_page(extra).await;
         let r = self.answer_consent(&consent, "approve").await;
         assert_eq!(r.status(), 302);
@@ -233,7 +244,7 @@ impl<'a> Flow<'a> {
     }
 
     /// Consent approved → GitLab → our callback → the client's redirect with code.
-    async fn code(&self, extra: &[(&str, &str)]) -> url::Url {
+    pub(crate) async fn code(&self, extra: &[(&str, &str)]) -> url::Url {
         let (callback, flow) = self.to_callback(extra).await;
         let r = self
             .http
@@ -246,7 +257,10 @@ impl<'a> Flow<'a> {
         location(&r)
     }
 
-    async fn token(&self, form: &[(&str, &str)]) -> (u16, Value, reqwest::header::HeaderMap) {
+    pub(crate) async fn token(
+        &self,
+        form: &[(&str, &str)],
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
         let r = self
             .http
             .post(self.gate.url("/oauth/token"))
@@ -259,7 +273,7 @@ impl<'a> Flow<'a> {
         (status, r.json().await.unwrap_or(Value::Null), headers)
     }
 
-    async fn exchange(&self, code: &str) -> (u16, Value) {
+    pub(crate) async fn exchange(&self, code: &str) -> (u16, Value) {
         let (s, v, _) = self
             .token(&[
                 ("grant_type", "authorization_code"),
@@ -272,7 +286,7 @@ impl<'a> Flow<'a> {
         (s, v)
     }
 
-    async fn login(&self) -> Tokens {
+    pub(crate) async fn login(&self) -> Tokens {
         let back = self.code(&[]).await;
         let q = query(&back);
         assert_eq!(q.get("state").map(String::as_str), Some("client-state-1"));
@@ -287,7 +301,7 @@ impl<'a> Flow<'a> {
         }
     }
 
-    async fn refresh(&self, refresh: &str) -> (u16, Value) {
+    pub(crate) async fn refresh(&self, refresh: &str) -> (u16, Value) {
         let (s, v, _) = self
             .token(&[
                 ("grant_type", "refresh_token"),
@@ -300,7 +314,7 @@ impl<'a> Flow<'a> {
 }
 
 /// One `tools/call` of manage_projects get with a bearer token.
-async fn call(gate: &HttpGate, token: &str) -> crate::http::Answer {
+pub(crate) async fn call(gate: &HttpGate, token: &str) -> crate::http::Answer {
     let auth = format!("Bearer {token}");
     rpc(
         &client(),
@@ -313,7 +327,7 @@ async fn call(gate: &HttpGate, token: &str) -> crate::http::Answer {
     .await
 }
 
-fn seen_by(answer: &crate::http::Answer) -> String {
+pub(crate) fn seen_by(answer: &crate::http::Answer) -> String {
     let text = answer.body["result"]["content"][0]["text"]
         .as_str()
         .unwrap_or_default();
@@ -352,7 +366,7 @@ async fn sdk_sign_in_and_call(script: &std::path::Path, gate: &HttpGate, user: &
 }
 
 /// The Redis URL for tests, or `None` (skip) when none runs outside CI.
-fn test_redis() -> Option<String> {
+pub(crate) fn test_redis() -> Option<String> {
     let url = std::env::var("MCPGATE_TEST_REDIS").ok();
     if url.is_none() && std::net::TcpStream::connect("127.0.0.1:6379").is_err() {
         assert!(
@@ -881,7 +895,10 @@ async fn embedded_store_keeps_logins_across_a_restart() {
 
 /// Two ready replicas sharing `redis`, behind one public URL (replica A's address, as a load
 /// balancer would present it), plus the GitLab stand-in; `extra` env for both.
-async fn redis_replicas(redis: &str, extra: &[(&str, &str)]) -> (MockGitLab, HttpGate, HttpGate) {
+pub(crate) async fn redis_replicas(
+    redis: &str,
+    extra: &[(&str, &str)],
+) -> (MockGitLab, HttpGate, HttpGate) {
     let gl = MockGitLab::start().await;
     let port_a = free_port();
     let public = format!("http://127.0.0.1:{port_a}");
@@ -1100,7 +1117,7 @@ async fn missing_or_weak_encryption_key_refuses_to_start() {
     }
 }
 
-async fn blocking_wait(gate: &mut HttpGate) -> Option<i32> {
+pub(crate) async fn blocking_wait(gate: &mut HttpGate) -> Option<i32> {
     let until = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         if let Some(status) = gate.child.try_wait().unwrap() {
