@@ -396,8 +396,10 @@ impl Upstream {
                 builder.multipart(form)
             }
         };
-        let origin = url.origin().ascii_serialization();
-        let response = builder.send().await.map_err(|e| classify(e, &origin))?;
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| classify(e, &url.origin().ascii_serialization()))?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
