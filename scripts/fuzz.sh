@@ -13,7 +13,7 @@ command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 # cargo-fuzz needs nightly flags; the stable toolchain accepts them with RUSTC_BOOTSTRAP.
 export RUSTC_BOOTSTRAP=1
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(redirect_uri ip_classifier spec_loader request_builder)
+[ ${#targets[@]} -gt 0 ] || targets=(redirect_uri ip_classifier spec_loader request_builder mcp_http redactor)
 printf '%-18s %12s %10s %s\n' target executions exec/s findings
 for t in "${targets[@]}"; do
   log="$(mktemp)"

@@ -382,3 +382,70 @@ fn step_inputs_override_tool_arguments_and_stay_in_one_segment() {
         tools::plan_step(tool, &step.action, &dots, &inputs, PlanSettings::default()).unwrap_err();
     assert!(err.to_string().contains("/file_path"), "{err}");
 }
+
+/// UB10: `pattern` is not evaluated on the request path (there is no regex engine in the
+/// planner), so a catastrophic-backtracking pattern against 50k `a` + `!` plans at once, in a
+/// query parameter and in a body property alike, and the value goes out unchanged (the
+/// upstream validates it). A planner that started evaluating patterns with a backtracking
+/// engine would blow the time bound here; one that adds a linear-time check must change the
+/// expected outcome, not the bound.
+#[test]
+fn ub10_redos_patterns_are_not_evaluated_when_planning() {
+    const REDOS_SPEC: &str = r#"
+openapi: 3.0.3
+info: { title: t, version: "1" }
+paths:
+  /search:
+    get:
+      operationId: search
+      parameters:
+        - { name: q, in: query, required: true, schema: { type: string, pattern: "^(a+)+$" } }
+  /notes:
+    post:
+      operationId: createNote
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                title: { type: string, pattern: "^(a|aa)+$" }
+"#;
+    let none = |_: &str| None;
+    let loaded = spec::load(
+        REDOS_SPEC,
+        &LoadOptions {
+            source_name: "redos.yaml",
+            external: &none,
+        },
+    )
+    .unwrap();
+    let catalog = tools::catalog_from_spec(&loaded.spec, &CatalogOptions::default());
+    let evil = format!("{}!", "a".repeat(50_000));
+    let started = std::time::Instant::now();
+    let search = tools::plan_call(
+        catalog.get("search").unwrap(),
+        json!({"q": evil}).as_object().unwrap(),
+        PlanSettings::default(),
+    )
+    .unwrap();
+    let note = tools::plan_call(
+        catalog.get("createNote").unwrap(),
+        json!({"title": evil}).as_object().unwrap(),
+        PlanSettings::default(),
+    )
+    .unwrap();
+    let elapsed = started.elapsed();
+    // Debug build, shared machine: generous, yet a backtracking match of 50k chars against
+    // `(a+)+$` does not finish in a lifetime.
+    assert!(
+        elapsed < std::time::Duration::from_millis(500),
+        "planning took {elapsed:?}"
+    );
+    assert_eq!(search.query, vec![("q".to_owned(), evil.clone())]);
+    let Some(PlannedBody::Json(_, body)) = note.body else {
+        panic!("{:?}", note.body)
+    };
+    assert_eq!(body["title"], json!(evil));
+}

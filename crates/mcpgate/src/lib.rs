@@ -7,6 +7,8 @@ pub mod app;
 pub mod check;
 pub mod config;
 pub mod export;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod healthcheck;
 pub mod mcp;
 pub mod oauth;

@@ -195,6 +195,14 @@ pub struct HttpArgs {
         default_value_t = 120_000
     )]
     pub request_timeout_ms: u64,
+    /// Longest time a client may take to send a request's headers, in milliseconds (slow
+    /// clients holding connections open: slowloris). Also closes connections idle that long.
+    #[arg(
+        long = "header-read-timeout-ms",
+        env = "MCP_HEADER_READ_TIMEOUT_MS",
+        default_value_t = 30_000
+    )]
+    pub header_read_timeout_ms: u64,
     /// Most tool calls running against the upstream at once.
     #[arg(
         long = "upstream-concurrency",
@@ -342,6 +350,8 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
     /// Longest time until a POST's answer starts.
     pub request_timeout: Duration,
+    /// Longest time to receive a request's headers.
+    pub header_read_timeout: Duration,
     /// Most concurrent tool calls.
     pub upstream_concurrency: usize,
     /// Drain deadline on shutdown.
@@ -459,6 +469,7 @@ impl ServeArgs {
             metrics_enabled: h.metrics_enabled,
             max_body_bytes: h.max_body_bytes,
             request_timeout: Duration::from_millis(h.request_timeout_ms.max(1)),
+            header_read_timeout: Duration::from_millis(h.header_read_timeout_ms.max(1)),
             upstream_concurrency: h.upstream_concurrency.max(1),
             shutdown_grace: Duration::from_millis(h.shutdown_grace_ms),
         })

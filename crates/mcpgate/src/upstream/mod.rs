@@ -439,26 +439,60 @@ impl Upstream {
 /// Replaces every occurrence of a credential value we sent with `[REDACTED]`: an upstream that
 /// echoes its request (a debug error page, a stack trace, a "whoami" reply) must not hand our
 /// token to the model (catalogue SL05).
-fn redact_sent(body: Vec<u8>, sent: &[String]) -> Vec<u8> {
+///
+/// No credential survives, whatever its bytes (fuzz target `redactor`): a value that shares
+/// bytes with the marker (a `[` or `]`, or a piece of `REDACTED` itself) could re-form across
+/// a marker's edge (`]abc` in `]abcabc` → `[REDACTED]abc`), so such values are masked last,
+/// with a run of one byte that no credential contains.
+pub(crate) fn redact_sent(body: Vec<u8>, sent: &[String]) -> Vec<u8> {
+    const MARKER: &[u8] = b"[REDACTED]";
+    let sent: Vec<&[u8]> = sent
+        .iter()
+        .map(|s| s.as_bytes())
+        .filter(|s| s.len() >= 4)
+        .collect();
+    let risky = |s: &[u8]| {
+        s.contains(&b'[') || s.contains(&b']') || memchr::memmem::find(MARKER, s).is_some()
+    };
     // This runs on every reply (the hot path), on bodies up to the cap: a SIMD substring
     // search, and a copy only when a credential really is there.
     let mut body = body;
-    for secret in sent.iter().filter(|s| s.len() >= 4) {
-        let finder = memchr::memmem::Finder::new(secret.as_bytes());
-        if finder.find(&body).is_none() {
-            continue;
+    for secret in sent.iter().filter(|s| !risky(s)) {
+        body = replace_all(body, secret, |out| out.extend_from_slice(MARKER));
+    }
+    if sent.iter().any(|s| risky(s)) {
+        let Some(fill) = (0..=u8::MAX)
+            .map(|i| b'*'.wrapping_add(i))
+            .find(|b| !sent.iter().any(|s| s.contains(b)))
+        else {
+            // The credentials use every byte value: nothing of the body is safe to show.
+            return MARKER.to_vec();
+        };
+        for secret in sent.iter().filter(|s| risky(s)) {
+            body = replace_all(body, secret, |out| {
+                out.resize(out.len() + secret.len(), fill);
+            });
         }
-        let mut out = Vec::with_capacity(body.len());
-        let mut last = 0;
-        for at in finder.find_iter(&body) {
-            out.extend_from_slice(&body[last..at]);
-            out.extend_from_slice(b"[REDACTED]");
-            last = at + secret.len();
-        }
-        out.extend_from_slice(&body[last..]);
-        body = out;
     }
     body
+}
+
+/// `body` with every (leftmost, non-overlapping) occurrence of `needle` replaced by what
+/// `replace` appends; the body itself when there is none.
+fn replace_all(body: Vec<u8>, needle: &[u8], replace: impl Fn(&mut Vec<u8>)) -> Vec<u8> {
+    let finder = memchr::memmem::Finder::new(needle);
+    if finder.find(&body).is_none() {
+        return body;
+    }
+    let mut out = Vec::with_capacity(body.len());
+    let mut last = 0;
+    for at in finder.find_iter(&body) {
+        out.extend_from_slice(&body[last..at]);
+        replace(&mut out);
+        last = at + needle.len();
+    }
+    out.extend_from_slice(&body[last..]);
+    out
 }
 
 fn sensitive(mut v: http::HeaderValue) -> http::HeaderValue {
@@ -514,5 +548,18 @@ mod tests {
             b"glpat-secre".to_vec()
         );
         assert_eq!(redact_sent(Vec::new(), &sent), Vec::<u8>::new());
+    }
+
+    #[test]
+    fn credentials_sharing_bytes_with_the_marker_do_not_re_form() {
+        // `]abc` after `[REDACTED` would be the credential again.
+        let sent = ["]xyz1234".to_owned()];
+        let out = redact_sent(b"]xyz1234xyz1234".to_vec(), &sent);
+        assert!(!out.windows(8).any(|w| w == b"]xyz1234"), "{out:?}");
+        assert_eq!(out, b"********xyz1234".to_vec());
+        // A credential that is a piece of the marker itself.
+        let sent = ["REDA".to_owned(), "glpat-secret1".to_owned()];
+        let out = redact_sent(b"REDA glpat-secret1".to_vec(), &sent);
+        assert_eq!(out, b"**** [****CTED]".to_vec());
     }
 }

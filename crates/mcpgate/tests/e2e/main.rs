@@ -13,6 +13,7 @@ mod composite;
 mod deploy;
 mod faults;
 mod grouped_calls;
+mod hardening;
 mod http;
 mod oauth;
 mod replicas;

@@ -1,6 +1,7 @@
 //! A cheap look at a POST body before rmcp parses it: clean JSON-RPC errors for malformed
 //! JSON and batches, and the method name for metrics and the concurrency bound.
 
+use axum::body::Bytes;
 use axum::response::{IntoResponse, Response};
 use http::{StatusCode, header};
 use serde::Deserialize;
@@ -85,6 +86,21 @@ pub(super) fn is_error_answer(body: &[u8]) -> bool {
     }
 }
 
+/// An error answer without `id` gets one: JSON-RPC 2.0 requires the member, `null` when the
+/// request's id cannot be told (rmcp leaves it out, e.g. when a client POSTs a response to
+/// a stateless server; found by the `mcp_http` fuzz target). `request_id` is the id of the
+/// request answered, if the body was a request. Any other body is returned as it is.
+pub(super) fn with_id(body: Bytes, request_id: Option<&Value>) -> Bytes {
+    let Ok(Value::Object(mut answer)) = serde_json::from_slice::<Value>(&body) else {
+        return body;
+    };
+    if !answer.contains_key("error") || answer.contains_key("id") {
+        return body;
+    }
+    answer.insert("id".into(), request_id.cloned().unwrap_or(Value::Null));
+    serde_json::to_vec(&Value::Object(answer)).map_or(body, Bytes::from)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +127,23 @@ mod tests {
         assert!(!is_error_answer(
             br#"{"jsonrpc":"2.0","id":"\"error\":","result":{"error":1}}"#
         ));
+    }
+
+    #[test]
+    fn error_answers_always_carry_an_id() {
+        let body = |b: &'static str| Bytes::from_static(b.as_bytes());
+        let no_id = r#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"m"}}"#;
+        let fixed: Value = serde_json::from_slice(&with_id(body(no_id), None)).unwrap();
+        assert_eq!(fixed["id"], Value::Null);
+        assert_eq!(fixed["error"]["code"], json!(-32600));
+        let fixed: Value = serde_json::from_slice(&with_id(body(no_id), Some(&json!(7)))).unwrap();
+        assert_eq!(fixed["id"], json!(7));
+        for kept in [
+            r#"{"jsonrpc":"2.0","id":1,"error":{}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{}}"#,
+            "not json",
+        ] {
+            assert_eq!(with_id(body(kept), None), body(kept));
+        }
     }
 }

@@ -26,7 +26,6 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
-use axum::serve::ListenerExt as _;
 use futures::StreamExt as _;
 use guard::OriginCheck;
 use http::{HeaderValue, Method, StatusCode, header};
@@ -111,6 +110,62 @@ impl AppState {
                 .get()
                 .is_some_and(|h| guard::host_allowed(headers, uri, std::slice::from_ref(h)))
     }
+
+    fn new(settings: HttpSettings, metrics: Option<PrometheusHandle>) -> Arc<Self> {
+        let mut sessions = LocalSessionManager::default();
+        sessions.session_config.keep_alive = Some(settings.session_timeout);
+        Arc::new(Self {
+            limiter: settings
+                .rate_limit_per_minute
+                .map(ratelimit::RateLimiter::new),
+            tool_permits: Arc::new(Semaphore::new(settings.upstream_concurrency)),
+            settings,
+            mcp: OnceLock::new(),
+            sessions: Arc::new(sessions),
+            metrics,
+            inflight: Arc::default(),
+            stopping: AtomicBool::new(false),
+            rmcp_cancel: CancellationToken::new(),
+            oauth: OnceLock::new(),
+            oauth_routes: OnceLock::new(),
+            oauth_host: OnceLock::new(),
+            gateway: OnceLock::new(),
+            session_owners: std::sync::Mutex::default(),
+        })
+    }
+
+    /// Mounts the gateway at `/mcp` (and the OAuth endpoints when `oauth` is given).
+    fn mount(&self, gateway: Arc<Gateway>, oauth: Option<Arc<OAuth>>) {
+        if let Some(oauth) = oauth {
+            if let Some(host) = url::Url::parse(&oauth.issuer()).ok().and_then(|u| {
+                u.host_str()
+                    .map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase())
+            }) {
+                let _ = self.oauth_host.set(host);
+            }
+            let _ = self.oauth_routes.set(crate::oauth::router(oauth.clone()));
+            let _ = self.oauth.set(oauth);
+        }
+        let s = &self.settings;
+        let stateful = s.session_mode == SessionMode::Stateful;
+        let config = StreamableHttpServerConfig::default()
+            .with_legacy_session_mode(stateful)
+            .with_json_response(!stateful)
+            .with_cancellation_token(self.rmcp_cancel.clone())
+            .with_max_request_body_bytes(s.max_body_bytes)
+            // Host and Origin are checked before the body is read (guard.rs), with our lists.
+            .disable_allowed_hosts()
+            .disable_allowed_origins();
+        // One handler per request (stateless) or per session: a later per-user credential
+        // attaches here or from the request's extensions.
+        let _ = self.gateway.set(gateway.clone());
+        let service = StreamableHttpService::new(
+            move || Ok(McpHandler::new(gateway.clone())),
+            self.sessions.clone(),
+            config,
+        );
+        let _ = self.mcp.set(service);
+    }
 }
 
 impl std::fmt::Debug for AppState {
@@ -155,42 +210,15 @@ impl HttpServer {
         } else {
             None
         };
-        let mut sessions = LocalSessionManager::default();
-        sessions.session_config.keep_alive = Some(settings.session_timeout);
-        let state = Arc::new(AppState {
-            limiter: settings
-                .rate_limit_per_minute
-                .map(ratelimit::RateLimiter::new),
-            tool_permits: Arc::new(Semaphore::new(settings.upstream_concurrency)),
-            settings,
-            mcp: OnceLock::new(),
-            sessions: Arc::new(sessions),
-            metrics,
-            inflight: Arc::default(),
-            stopping: AtomicBool::new(false),
-            rmcp_cancel: CancellationToken::new(),
-            oauth: OnceLock::new(),
-            oauth_routes: OnceLock::new(),
-            oauth_host: OnceLock::new(),
-            gateway: OnceLock::new(),
-            session_owners: std::sync::Mutex::default(),
-        });
+        let state = AppState::new(settings, metrics);
         let app = router(state.clone());
         let stop_accepting = CancellationToken::new();
-        let stop = stop_accepting.clone();
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-            }
-        });
-        let serve_task = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await
-        });
+        let serve_task = tokio::spawn(serve(
+            listener,
+            app,
+            state.settings.header_read_timeout,
+            stop_accepting.clone(),
+        ));
         let shutdown_requested = CancellationToken::new();
         tokio::spawn(watch_signals(shutdown_requested.clone()));
         // Own target, so `LOG_LEVEL=warn,mcpgate::listen=info` still shows where we listen.
@@ -225,39 +253,8 @@ impl HttpServer {
     /// Mounts the gateway at `/mcp` (and the OAuth endpoints when `oauth` is given); `/ready`
     /// answers 200 from now on.
     pub fn set_ready(&self, gateway: Arc<Gateway>, oauth: Option<Arc<OAuth>>) {
-        if let Some(oauth) = oauth {
-            if let Some(host) = url::Url::parse(&oauth.issuer()).ok().and_then(|u| {
-                u.host_str()
-                    .map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase())
-            }) {
-                let _ = self.state.oauth_host.set(host);
-            }
-            let _ = self
-                .state
-                .oauth_routes
-                .set(crate::oauth::router(oauth.clone()));
-            let _ = self.state.oauth.set(oauth);
-        }
-        let s = &self.state.settings;
-        let stateful = s.session_mode == SessionMode::Stateful;
-        let config = StreamableHttpServerConfig::default()
-            .with_legacy_session_mode(stateful)
-            .with_json_response(!stateful)
-            .with_cancellation_token(self.state.rmcp_cancel.clone())
-            .with_max_request_body_bytes(s.max_body_bytes)
-            // Host and Origin are checked before the body is read (guard.rs), with our lists.
-            .disable_allowed_hosts()
-            .disable_allowed_origins();
-        // One handler per request (stateless) or per session: a later per-user credential
-        // attaches here or from the request's extensions.
-        let _ = self.state.gateway.set(gateway.clone());
-        let service = StreamableHttpService::new(
-            move || Ok(McpHandler::new(gateway.clone())),
-            self.state.sessions.clone(),
-            config,
-        );
-        let _ = self.state.mcp.set(service);
-        tracing::info!(session_mode = ?s.session_mode, "ready: /mcp is mounted");
+        self.state.mount(gateway, oauth);
+        tracing::info!(session_mode = ?self.state.settings.session_mode, "ready: /mcp is mounted");
     }
 
     /// Serves until a signal, then drains: stop accepting, wait for in-flight POSTs up to the
@@ -309,6 +306,74 @@ impl HttpServer {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The accept loop: HTTP/1.1 per connection with a header-read timeout (a client that has
+/// not sent a request's complete headers within it is disconnected: slowloris, catalogue
+/// DoS04), TCP_NODELAY, the peer address as `ConnectInfo`. When `stop` fires: no new
+/// connections, each open one finishes its request in flight and closes; returns when all
+/// are closed.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    header_read_timeout: Duration,
+    stop: CancellationToken,
+) -> std::io::Result<()> {
+    use tower::ServiceExt as _;
+    let (close_tx, close_rx) = tokio::sync::watch::channel(());
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = stop.cancelled() => break,
+        };
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+        let service =
+            app.clone()
+                .map_request(move |mut req: http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(ConnectInfo(peer));
+                    req
+                });
+        let stop = stop.clone();
+        let close_rx = close_rx.clone();
+        tokio::spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_read_timeout);
+            let conn = builder
+                .serve_connection(
+                    hyper_util::rt::TokioIo::new(tcp),
+                    hyper_util::service::TowerToHyperService::new(service),
+                )
+                .with_upgrades();
+            tokio::pin!(conn);
+            let outcome = tokio::select! {
+                outcome = conn.as_mut() => outcome,
+                () = stop.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = outcome {
+                tracing::debug!(error = %e, peer = %peer, "connection closed with an error");
+            }
+            drop(close_rx);
+        });
+    }
+    drop(close_rx);
+    drop(listener);
+    close_tx.closed().await;
+    Ok(())
 }
 
 async fn watch_signals(requested: CancellationToken) {
@@ -840,6 +905,11 @@ async fn post(state: &AppState, service: &McpService, req: Request) -> Response 
         } else {
             "error"
         };
+        let bytes = if outcome == "error" {
+            jsonrpc::with_id(bytes, id.as_ref().filter(|_| method.is_some()))
+        } else {
+            bytes
+        };
         metrics::mcp_request(label, outcome);
         drop((permit, guard));
         return Response::from_parts(parts, Body::from(bytes));
@@ -857,4 +927,12 @@ async fn post(state: &AppState, service: &McpService, req: Request) -> Response 
         chunk
     });
     Response::from_parts(parts, Body::from_stream(stream))
+}
+
+/// The app with `gateway` mounted, without a listener: the HTTP fuzz harness
+/// (`crate::fuzzing`) drives it in-process.
+pub(crate) fn mounted_router(settings: HttpSettings, gateway: Arc<Gateway>) -> Router {
+    let state = AppState::new(settings, None);
+    state.mount(gateway, None);
+    router(state)
 }

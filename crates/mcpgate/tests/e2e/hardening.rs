@@ -1,0 +1,578 @@
+//! Hardening rows of the security catalogue against the real binary on loopback: stdio
+//! framing (TR14), session resumption (TR06), a self-signed TLS upstream (UF06), slow and
+//! stream-hoarding clients (DoS03, DoS04). Each test is named by the catalogue id it covers.
+
+use crate::http::{HttpGate, client, post_raw, rpc};
+use crate::support::*;
+use axum::response::IntoResponse as _;
+use serde_json::{Value, json};
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+const V: &str = "2025-06-18";
+
+fn init() -> Value {
+    json!({"protocolVersion": V, "capabilities": {}, "clientInfo": {"name": "e2e", "version": "0"}})
+}
+
+async fn project_mock() -> MockUpstream {
+    MockUpstream::json(json!({"id": 42, "name": "sub", "path_with_namespace": "group/sub"})).await
+}
+
+/// Peak resident memory of a process in KiB (`VmHWM`).
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// TR14: over stdio, a 100 MB line without a newline is dropped without being buffered (peak
+/// memory stays far below 100 MB) and with an error on stderr; lines of invalid UTF-8 are
+/// ignored; the session goes on (the next requests are answered, a tool call reaches the
+/// upstream); stdout carries only JSON-RPC messages; closing stdin ends the process with 0.
+#[tokio::test]
+async fn tr14_stdio_huge_line_and_invalid_utf8_do_not_stop_the_session() {
+    let mock = project_mock().await;
+    let base = mock.url("/api/v4");
+    let (profile, spec) = (example_profile(), example_spec());
+    let (stdout, stderr, peak_kib, exit) = blocking(move || {
+        let mut child = Command::new(bin())
+            .args(["serve", "--profile", &profile, "--spec", &spec])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("API_BASE_URL", &base)
+            .env("GITLAB_TOKEN", "glpat-tr14")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let mut stdin = child.stdin.take().unwrap();
+        let out = child.stdout.take().unwrap();
+        let mut err = child.stderr.take().unwrap();
+        let err_thread = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+            s
+        });
+        let (tx, rx) = mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut stdout = Vec::new();
+        let answer = |stdout: &mut Vec<String>, id: u64| -> Value {
+            let until = Instant::now() + Duration::from_secs(20);
+            loop {
+                let left = until.saturating_duration_since(Instant::now());
+                let line = rx
+                    .recv_timeout(left)
+                    .unwrap_or_else(|_| panic!("no answer to id {id}"));
+                stdout.push(line.clone());
+                let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+                if v["id"] == json!(id) {
+                    return v;
+                }
+            }
+        };
+        let send = |stdin: &mut std::process::ChildStdin, bytes: &[u8]| {
+            stdin.write_all(bytes).unwrap();
+            stdin.flush().unwrap();
+        };
+        let msg = |id: u64, method: &str, params: Value| {
+            format!("{}\n", json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+        };
+        send(&mut stdin, msg(1, "initialize", init()).as_bytes());
+        assert!(answer(&mut stdout, 1).get("result").is_some());
+        send(
+            &mut stdin,
+            b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n",
+        );
+        // 100 MiB without a newline, then the newline that ends it.
+        let chunk = vec![b'x'; 1024 * 1024];
+        for _ in 0..100 {
+            send(&mut stdin, &chunk);
+        }
+        send(&mut stdin, b"\n");
+        // Invalid UTF-8: raw bytes, and inside a JSON string.
+        send(&mut stdin, b"\xff\xfe\xfd garbage\n");
+        send(
+            &mut stdin,
+            b"{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/\xff\xfe\"}\n",
+        );
+        send(&mut stdin, msg(4, "tools/list", json!({})).as_bytes());
+        let list = answer(&mut stdout, 4);
+        assert_eq!(list["result"]["tools"].as_array().unwrap().len(), 7, "{list}");
+        send(
+            &mut stdin,
+            msg(
+                5,
+                "tools/call",
+                json!({"name": "manage_projects", "arguments": {"action": "get", "project_id": "group/sub"}}),
+            )
+            .as_bytes(),
+        );
+        let call = answer(&mut stdout, 5);
+        assert_eq!(call["result"]["isError"], json!(false), "{call}");
+        let peak_kib = peak_rss_kib(pid);
+        drop(stdin);
+        let until = Instant::now() + Duration::from_secs(10);
+        let exit = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > until {
+                let _ = child.kill();
+                panic!("did not exit after stdin closed");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        while let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            stdout.push(line);
+        }
+        (stdout, err_thread.join().unwrap(), peak_kib, exit)
+    })
+    .await;
+    assert!(exit.success(), "exit {exit:?}; stderr:\n{stderr}");
+    assert!(
+        peak_kib < 80 * 1024,
+        "peak RSS {peak_kib} KiB: the 100 MB line was buffered"
+    );
+    assert!(
+        stderr.contains("exceeded the maximum line length"),
+        "no error for the long line on stderr:\n{stderr}"
+    );
+    for line in &stdout {
+        let v: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line:.200}"));
+        assert_eq!(v["jsonrpc"], json!("2.0"), "{line:.200}");
+    }
+    assert_eq!(mock.recorded().len(), 1);
+}
+
+/// Splits an SSE text into `(id, data)` events.
+fn sse_events(text: &str) -> Vec<(Option<String>, String)> {
+    text.replace("\r\n", "\n")
+        .split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .map(|event| {
+            let mut id = None;
+            let mut data = String::new();
+            for line in event.lines() {
+                if let Some(v) = line.strip_prefix("id:") {
+                    id = Some(v.trim().to_owned());
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push_str(v.trim());
+                }
+            }
+            (id, data)
+        })
+        .collect()
+}
+
+/// A GET on `/mcp` resuming with `Last-Event-ID`: the status and what the stream carried
+/// until it ended, `stop` appeared, or `wait` passed (a resumed stream may stay open).
+async fn resume(
+    c: &reqwest::Client,
+    mcp: &str,
+    session: &str,
+    last_event_id: &str,
+    wait: Duration,
+    stop: &str,
+) -> (u16, String) {
+    let mut resp = c
+        .get(mcp)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", session)
+        .header("mcp-protocol-version", V)
+        .header("last-event-id", last_event_id)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let mut text = String::new();
+    let until = tokio::time::Instant::now() + wait;
+    while let Ok(Ok(Some(chunk))) = tokio::time::timeout_at(until, resp.chunk()).await {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        if text.contains(stop) {
+            break;
+        }
+    }
+    (status, text)
+}
+
+/// Opens a stateful session (initialize + initialized) and returns its id.
+async fn open_session(c: &reqwest::Client, mcp: &str) -> String {
+    let a = rpc(c, mcp, 1, "initialize", init(), &[]).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let sid = a.header("mcp-session-id").unwrap().to_owned();
+    let n = post_raw(
+        c,
+        mcp,
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string(),
+        &[
+            ("mcp-session-id", sid.as_str()),
+            ("mcp-protocol-version", V),
+        ],
+    )
+    .await;
+    assert_eq!(n.status, 202, "{}", n.text);
+    sid
+}
+
+/// TR06: in stateful mode, session A starts a slow tool call and loses its stream after the
+/// first event; that event's id presented as `Last-Event-ID` on session B's GET (or on an
+/// unknown session) replays nothing of A's call, while A itself resumes with it and gets the
+/// answer (so the id is a real, replayable one).
+#[tokio::test]
+async fn tr06_last_event_id_of_another_session_replays_nothing_of_it() {
+    let mock = MockUpstream::start_delayed(
+        |_| Duration::from_millis(2000),
+        |_, _| axum::Json(json!({"id": 42, "name": "alpha-project"})).into_response(),
+    )
+    .await;
+    let gate = HttpGate::start(
+        &mock.url("/api/v4"),
+        &[
+            ("MCP_SESSION_MODE", "stateful"),
+            ("HTTP_RATE_LIMIT_MAX_REQUESTS", "100000"),
+        ],
+    );
+    let c = client();
+    gate.ready(&c).await;
+    let mcp = gate.url("/mcp");
+    let sid_a = open_session(&c, &mcp).await;
+    let sid_b = open_session(&c, &mcp).await;
+    assert_ne!(sid_a, sid_b);
+    let call = json!({"jsonrpc": "2.0", "id": "alpha-secret-tr06", "method": "tools/call",
+        "params": {"name": "manage_projects", "arguments": {"action": "get", "project_id": "group/sub"}}});
+    let mut stream = c
+        .post(&mcp)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", &sid_a)
+        .header("mcp-protocol-version", V)
+        .body(call.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let mut first = String::new();
+    let event_id = loop {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), stream.chunk())
+            .await
+            .expect("no first event")
+            .unwrap()
+            .expect("stream ended before its first event");
+        first.push_str(&String::from_utf8_lossy(&chunk));
+        if let Some(id) = sse_events(&first).into_iter().find_map(|(id, _)| id) {
+            break id;
+        }
+    };
+    assert!(
+        !first.contains("alpha-project"),
+        "answered too early: {first}"
+    );
+    drop(stream); // the connection breaks
+    let short = Duration::from_millis(500);
+    let (status, replay) = resume(&c, &mcp, &sid_b, &event_id, short, "alpha").await;
+    assert!(matches!(status, 200 | 400 | 404), "{status}");
+    assert!(
+        !replay.contains("alpha"),
+        "session B got session A's event {event_id}: {replay}"
+    );
+    let (status, replay) = resume(&c, &mcp, "no-such-session", &event_id, short, "alpha").await;
+    assert_eq!(status, 404, "{replay}");
+    assert!(!replay.contains("alpha"), "{replay}");
+    // Positive control: A resumes its own stream with the same id and gets the answer.
+    let wait = Duration::from_secs(10);
+    let (status, own) = resume(&c, &mcp, &sid_a, &event_id, wait, "alpha-project").await;
+    assert_eq!(status, 200);
+    assert!(
+        own.contains("alpha-secret-tr06") && own.contains("alpha-project"),
+        "A cannot resume its own stream with {event_id}: {own}"
+    );
+    // B's own session still works.
+    let list = post_raw(
+        &c,
+        &mcp,
+        json!({"jsonrpc": "2.0", "id": 9, "method": "tools/list"}).to_string(),
+        &[
+            ("mcp-session-id", sid_b.as_str()),
+            ("mcp-protocol-version", V),
+        ],
+    )
+    .await;
+    assert_eq!(list.status, 200, "{}", list.text);
+}
+
+/// A self-signed server certificate (not a CA) for 127.0.0.1 and localhost, made with the
+/// openssl CLI.
+fn self_signed(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key, config) = (
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+        dir.join("req.cnf"),
+    );
+    std::fs::write(
+        &config,
+        "[req]\ndistinguished_name = dn\nx509_extensions = leaf\nprompt = no\n\
+         [dn]\nCN = localhost\n\
+         [leaf]\nbasicConstraints = critical,CA:FALSE\n\
+         keyUsage = critical,digitalSignature,keyEncipherment\n\
+         extendedKeyUsage = serverAuth\nsubjectAltName = IP:127.0.0.1,DNS:localhost\n",
+    )
+    .unwrap();
+    let out = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .arg("-config")
+        .arg(&config)
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl is needed for the TLS upstream of UF06");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (cert, key)
+}
+
+/// `openssl s_server` on a loopback port: a TLS upstream answering every GET with 200.
+struct TlsUpstream {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl TlsUpstream {
+    fn start(cert: &std::path::Path, key: &std::path::Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("openssl")
+            .args(["s_server", "-quiet", "-www", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-cert")
+            .arg(cert)
+            .arg("-key")
+            .arg(key)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let until = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < until, "openssl s_server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, port }
+    }
+}
+
+impl Drop for TlsUpstream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// UF06: an upstream with a self-signed certificate fails closed: the tool call is an
+/// `isError` result saying the certificate is not trusted. The same upstream works once its
+/// certificate is trusted (`SSL_CERT_FILE`), so the refusal is about trust and nothing else;
+/// and no source file turns certificate checks off.
+#[tokio::test]
+async fn uf06_self_signed_upstream_fails_closed_with_a_clear_tool_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(dir.path());
+    let tls = TlsUpstream::start(&cert, &key);
+    let base = format!("https://127.0.0.1:{}/api/v4", tls.port);
+    let (profile, spec) = (example_profile(), example_spec());
+    let cert_file = cert.display().to_string();
+    let (refused, trusted) = blocking(move || {
+        let args = ["--profile", profile.as_str(), "--spec", spec.as_str()];
+        let call = |env: &[(&str, &str)]| {
+            let mut s = StdioServer::start(&args, env);
+            s.call(
+                "manage_projects",
+                json!({"action": "get", "project_id": "group/sub"}),
+            )
+        };
+        let refused = call(&[("API_BASE_URL", &base), ("GITLAB_TOKEN", "glpat-uf06")]);
+        let trusted = call(&[
+            ("API_BASE_URL", &base),
+            ("GITLAB_TOKEN", "glpat-uf06"),
+            ("SSL_CERT_FILE", &cert_file),
+        ]);
+        (refused, trusted)
+    })
+    .await;
+    assert_eq!(refused["isError"], json!(true), "{refused}");
+    let message = text(&refused).to_lowercase();
+    assert!(
+        message.contains("cannot reach the upstream") && message.contains("certificate"),
+        "{refused}"
+    );
+    assert!(!message.contains("glpat-uf06"), "{refused}");
+    // s_server -www answers 200 with its status page: the call goes through.
+    assert_ne!(trusted["isError"], json!(true), "{trusted}");
+    drop(tls);
+    let src = repo_root().join("crates/mcpgate/src");
+    let mut stack = vec![src];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let code = std::fs::read_to_string(&path).unwrap();
+                assert!(
+                    !code.contains("danger_accept_invalid"),
+                    "{} turns certificate checks off",
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
+/// A slowloris connection: a request line, then one header byte every 250 ms, never the end
+/// of the headers. Returns how long the server took to close it (`None`: still open after
+/// `limit`).
+async fn slowloris(addr: std::net::SocketAddr, limit: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(b"POST /mcp HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    while started.elapsed() < limit {
+        tokio::select! {
+            read = tcp.read(&mut buf) => match read {
+                Ok(0) | Err(_) => return Some(started.elapsed()),
+                Ok(_) => {} // a 408 or the like before the close
+            },
+            () = tokio::time::sleep(Duration::from_millis(250)) => {
+                if tcp.write_all(b"a").await.is_err() {
+                    return Some(started.elapsed());
+                }
+            }
+        }
+    }
+    None
+}
+
+/// DoS04: 64 connections dripping their headers one byte at a time are closed by the
+/// header-read timeout (1 s here, `MCP_HEADER_READ_TIMEOUT_MS`) well before they finish, and
+/// while they are open a normal client is served at once. (No HTTP/2 is served, so rapid
+/// reset has no surface; hyper's patched version is the supply-chain gate's business.)
+#[tokio::test]
+async fn dos04_slowloris_connections_are_closed_by_the_header_timeout() {
+    let mock = project_mock().await;
+    let gate = HttpGate::start(
+        &mock.url("/api/v4"),
+        &[
+            ("MCP_HEADER_READ_TIMEOUT_MS", "1000"),
+            ("HTTP_RATE_LIMIT_MAX_REQUESTS", "100000"),
+        ],
+    );
+    let c = client();
+    gate.ready(&c).await;
+    let limit = Duration::from_secs(8);
+    let slow: Vec<_> = (0..64)
+        .map(|_| tokio::spawn(slowloris(gate.addr, limit)))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A normal client meanwhile (a fresh connection each time).
+    let fresh = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let health = fresh.get(gate.url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let list = rpc(&fresh, &gate.url("/mcp"), 1, "tools/list", json!({}), &[]).await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "a normal client waited {:?}",
+        started.elapsed()
+    );
+    for task in slow {
+        let closed = task.await.unwrap();
+        let after = closed
+            .unwrap_or_else(|| panic!("a slowloris connection is still open after {limit:?}"));
+        assert!(
+            after < Duration::from_secs(4),
+            "closed only after {after:?}"
+        );
+    }
+    // The server is still fine afterwards.
+    let health = fresh.get(gate.url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+/// DoS03 (partly): in the default stateless mode a GET on `/mcp` opens no SSE stream (405 at
+/// once), so 200 concurrent GETs from one client hold nothing open and a normal request is
+/// still served.
+#[tokio::test]
+async fn dos03_stateless_gets_open_no_streams() {
+    let mock = project_mock().await;
+    let gate = HttpGate::start(
+        &mock.url("/api/v4"),
+        &[("HTTP_RATE_LIMIT_MAX_REQUESTS", "100000")],
+    );
+    let c = client();
+    gate.ready(&c).await;
+    let mcp = gate.url("/mcp");
+    let started = Instant::now();
+    let gets: Vec<_> = (0..200)
+        .map(|_| {
+            let (c, mcp) = (c.clone(), mcp.clone());
+            tokio::spawn(async move {
+                let r = c
+                    .get(&mcp)
+                    .header("accept", "text/event-stream")
+                    .header("mcp-protocol-version", "2025-11-25")
+                    .timeout(Duration::from_secs(5))
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status().as_u16();
+                // The body must end, not stay open as a stream.
+                r.bytes().await.unwrap();
+                status
+            })
+        })
+        .collect();
+    for g in gets {
+        assert_eq!(g.await.unwrap(), 405);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let list = rpc(&c, &mcp, 1, "tools/list", json!({}), &[]).await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert!(mock.recorded().is_empty());
+}
