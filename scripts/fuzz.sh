@@ -5,7 +5,8 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 # New inputs that raise coverage go to fuzz/generated/<target>/ (not committed; copy the
 # interesting ones into fuzz/corpus/<target>/); a crash is written to fuzz/artifacts/<target>/
-# — add it to the corpus once fixed, so the replay test keeps it fixed.
+# — add it to the corpus once fixed, so the replay test keeps it fixed. A crash, a timeout (one
+# input over 30 s) and an OOM (over 2 GiB RSS) all end the run with a non-zero status.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-60}"; shift || true
@@ -20,7 +21,7 @@ for t in "${targets[@]}"; do
   status=0
   mkdir -p "fuzz/generated/$t"
   cargo fuzz run --fuzz-dir fuzz "$t" "fuzz/generated/$t" "fuzz/corpus/$t" -- \
-    -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 \
+    -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 -timeout=30 -print_final_stats=1 \
     >"$log" 2>&1 || status=$?
   execs="$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' || true)"
   rate="$(grep -oE 'stat::average_exec_per_sec: *[0-9]+' "$log" | grep -oE '[0-9]+$' || true)"
