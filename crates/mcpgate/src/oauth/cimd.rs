@@ -159,7 +159,7 @@ impl Fetcher {
             client_name: doc
                 .get("client_name")
                 .and_then(|v| v.as_str())
-                .map(|s| s.chars().take(100).collect()),
+                .map(super::clean_client_name),
             redirect_uris,
         })
     }

@@ -522,6 +522,22 @@ impl OAuth {
     }
 }
 
+/// A client-supplied display name as we keep and show it: no control characters, no
+/// bidirectional overrides or isolates (which could reorder what the consent page shows),
+/// at most 100 characters (catalogue OA17).
+fn clean_client_name(name: &str) -> String {
+    name.chars()
+        .filter(|c| {
+            !c.is_control()
+                && !matches!(
+                    c,
+                    '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+                )
+        })
+        .take(100)
+        .collect()
+}
+
 /// The first 8 characters of an id: enough to correlate log lines, useless as a secret.
 fn short_id(id: &str) -> &str {
     id.get(..8).unwrap_or(id)

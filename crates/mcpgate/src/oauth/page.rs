@@ -104,4 +104,13 @@ mod tests {
         assert!(page.contains("&lt;script&gt;"));
         assert!(!page.contains("x\"onload"));
     }
+
+    #[test]
+    fn oa17_client_names_lose_bidi_overrides_and_are_truncated() {
+        let name = format!("a\u{202e}b\u{2066}c\u{200f}\n{}", "x".repeat(10 * 1024));
+        let clean = super::super::clean_client_name(&name);
+        assert!(clean.starts_with("abc"), "{clean:.20}");
+        assert_eq!(clean.chars().count(), 100);
+        assert!(!clean.contains(['\u{202e}', '\u{2066}', '\u{200f}', '\n']));
+    }
 }

@@ -292,12 +292,10 @@ async fn register(State(o): State<Arc<OAuth>>, body: Bytes) -> Response {
             }
         }
     }
-    let client_name = req.get("client_name").and_then(|v| v.as_str()).map(|s| {
-        s.chars()
-            .filter(|c| !c.is_control())
-            .take(100)
-            .collect::<String>()
-    });
+    let client_name = req
+        .get("client_name")
+        .and_then(|v| v.as_str())
+        .map(super::clean_client_name);
     let record = ClientRecord {
         client_id: random_token("mcpg_client_"),
         client_name,

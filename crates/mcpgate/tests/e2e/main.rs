@@ -16,6 +16,7 @@ mod grouped_calls;
 mod hardening;
 mod http;
 mod oauth;
+mod oauth_rows;
 mod replicas;
 mod stdio;
 mod support;

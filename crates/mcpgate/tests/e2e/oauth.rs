@@ -65,7 +65,7 @@ pub(crate) async fn oauth_gate() -> (MockGitLab, tempfile::TempDir, HttpGate) {
     (gl, dir, gate)
 }
 
-fn no_redirects() -> reqwest::Client {
+pub(crate) fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(20))
@@ -108,7 +108,7 @@ pub(crate) fn query(u: &url::Url) -> HashMap<String, String> {
     u.query_pairs().into_owned().collect()
 }
 
-fn attr(html: &str, name: &str) -> String {
+pub(crate) fn attr(html: &str, name: &str) -> String {
     let needle = format!("name=\"{name}\" value=\"");
     let start = html
         .find(&needle)

@@ -1,0 +1,122 @@
+//! Security catalogue rows OA17, OA22, OA24, OA27, OA31 and DoS06, end to end: the real
+//! binary in OAuth mode and the GitLab stand-in, all on loopback.
+
+use crate::http::{HttpGate, client};
+use crate::oauth::{Flow, REDIRECT, attr, free_port, start_gate};
+use crate::support::gitlab::MockGitLab;
+use serde_json::{Value, json};
+
+/// A gate whose configured public URL is `<scheme>://127.0.0.1:<port>` (with https, TLS would
+/// end at a proxy in front; the gate itself listens on plain loopback HTTP). Returns the
+/// public URL as configured.
+async fn gate_with_public(
+    scheme: &str,
+    extra: &[(&str, &str)],
+) -> (MockGitLab, tempfile::TempDir, HttpGate, String) {
+    let gl = MockGitLab::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let public = format!("{scheme}://127.0.0.1:{port}");
+    let callback = format!("{public}/oauth/callback");
+    let mut env = vec![
+        ("MCP_DATA_DIR", dir.path().to_str().unwrap()),
+        ("MCP_PUBLIC_URL", public.as_str()),
+        ("GITLAB_OAUTH_REDIRECT_URI", callback.as_str()),
+    ];
+    env.extend_from_slice(extra);
+    let gate = start_gate(&gl, port, &env);
+    gate.ready(&client()).await;
+    (gl, dir, gate, public)
+}
+
+fn set_cookies(r: &reqwest::Response) -> Vec<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+fn cookie_named<'a>(cookies: &'a [String], name: &str) -> &'a str {
+    cookies
+        .iter()
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} cookie in {cookies:?}"))
+}
+
+/// `HttpOnly`, `SameSite=<same_site>`, and `Secure` exactly when `secure`.
+fn assert_cookie_attrs(cookie: &str, same_site: &str, secure: bool) {
+    let attrs: Vec<String> = cookie
+        .split(';')
+        .skip(1)
+        .map(|a| a.trim().to_ascii_lowercase())
+        .collect();
+    assert!(attrs.iter().any(|a| a == "httponly"), "{cookie}");
+    assert!(
+        attrs
+            .iter()
+            .any(|a| *a == format!("samesite={}", same_site.to_ascii_lowercase())),
+        "{cookie}"
+    );
+    assert_eq!(attrs.iter().any(|a| a == "secure"), secure, "{cookie}");
+}
+
+/// OA17: a client named `<script>alert(1)</script>` + U+202E + 10 KB gets a consent page
+/// where the name is escaped, stripped of the override and cut to 100 characters; the page
+/// cannot be framed; the CSRF and flow cookies are HttpOnly and SameSite, and Secure exactly
+/// when the configured public URL is https.
+#[tokio::test]
+async fn oa17_hostile_client_name_is_escaped_truncated_and_cookies_are_locked_down() {
+    let hostile = format!("<script>alert(1)</script>\u{202e}{}", "A".repeat(10 * 1024));
+    for scheme in ["https", "http"] {
+        let (_gl, _dir, gate, _public) = gate_with_public(scheme, &[]).await;
+        let mut flow = Flow::register(&gate).await;
+        let r = flow
+            .http
+            .post(gate.url("/oauth/register"))
+            .json(&json!({"client_name": hostile, "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let reg: Value = r.json().await.unwrap();
+        let kept = reg["client_name"].as_str().unwrap();
+        assert_eq!(kept.chars().count(), 100, "{kept:.40}");
+        assert!(!kept.contains('\u{202e}'), "{kept:.40}");
+        flow.client_id = reg["client_id"].as_str().unwrap().to_owned();
+
+        let r = flow.http.get(flow.authorize_url(&[])).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["x-frame-options"], "DENY");
+        let csp = r.headers()["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        let cookies = set_cookies(&r);
+        let csrf_cookie = cookie_named(&cookies, "mcpgate_csrf");
+        assert_cookie_attrs(csrf_cookie, "Strict", scheme == "https");
+        let html = r.text().await.unwrap();
+        assert!(!html.contains("<script"), "raw script tag in the page");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(!html.contains('\u{202e}'), "RTL override reached the page");
+        assert!(
+            !html.contains(&"A".repeat(101)),
+            "the name is not truncated"
+        );
+        assert!(html.len() < 8 * 1024, "{} bytes of page", html.len());
+
+        let consent = (
+            attr(&html, "consent_id"),
+            attr(&html, "csrf_token"),
+            csrf_cookie.split(';').next().unwrap().to_owned(),
+        );
+        let r = flow.answer_consent(&consent, "approve").await;
+        assert_eq!(r.status(), 302);
+        let cookies = set_cookies(&r);
+        assert_cookie_attrs(
+            cookie_named(&cookies, "mcpgate_flow"),
+            "Lax",
+            scheme == "https",
+        );
+        let cleared = cookie_named(&cookies, "mcpgate_csrf");
+        assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    }
+}
