@@ -2,7 +2,7 @@
 //! binary in OAuth mode and the GitLab stand-in, all on loopback.
 
 use crate::http::{HttpGate, client};
-use crate::oauth::{Flow, REDIRECT, attr, free_port, start_gate};
+use crate::oauth::{Flow, REDIRECT, attr, free_port, location, query, start_gate};
 use crate::support::gitlab::MockGitLab;
 use serde_json::{Value, json};
 
@@ -119,4 +119,75 @@ async fn oa17_hostile_client_name_is_escaped_truncated_and_cookies_are_locked_do
         let cleared = cookie_named(&cookies, "mcpgate_csrf");
         assert!(cleared.contains("Max-Age=0"), "{cleared}");
     }
+}
+
+/// OA22: every redirect back to the client, errors included (invalid request at authorize,
+/// the user denying, GitLab denying), carries `iss` byte-equal to the configured public URL,
+/// as do the metadata documents, which announce `authorization_response_iss_parameter_supported`.
+#[tokio::test]
+async fn oa22_iss_on_error_redirects_and_issuer_is_the_configured_public_url() {
+    let (gl, _dir, gate, public) = gate_with_public("http", &[]).await;
+    let c = client();
+    for path in [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/oauth-authorization-server/mcp",
+        "/.well-known/openid-configuration",
+    ] {
+        let md: Value = c
+            .get(gate.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(md["issuer"].as_str(), Some(public.as_str()), "{path}");
+        assert_eq!(
+            md["authorization_response_iss_parameter_supported"], true,
+            "{path}"
+        );
+    }
+    let flow = Flow::register(&gate).await;
+    let check = |to: &url::Url, error: &str| {
+        let q = query(to);
+        assert_eq!(q.get("error").map(String::as_str), Some(error), "{to}");
+        assert_eq!(q.get("iss"), Some(&public), "{to}");
+        assert_eq!(
+            q.get("state").map(String::as_str),
+            Some("client-state-1"),
+            "{to}"
+        );
+        assert!(!q.contains_key("code"), "{to}");
+    };
+    // An invalid request once the redirect URI is known.
+    let r = flow
+        .http
+        .get(flow.authorize_url(&[("response_type", "token")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    check(&location(&r), "unsupported_response_type");
+    // The user denies on the consent page.
+    let consent = flow.consent_page(&[]).await;
+    let r = flow.answer_consent(&consent, "deny").await;
+    assert_eq!(r.status(), 302);
+    check(&location(&r), "access_denied");
+    // GitLab denies.
+    gl.set(|s| s.deny = true);
+    let (callback, cookie) = flow.to_callback(&[]).await;
+    let r = flow
+        .http
+        .get(callback)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    check(&location(&r), "access_denied");
+    // And the success.
+    let back = flow.code(&[]).await;
+    let q = query(&back);
+    assert_eq!(q.get("iss"), Some(&public));
+    assert!(q.contains_key("code"));
 }
