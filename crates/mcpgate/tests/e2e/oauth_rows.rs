@@ -1,8 +1,8 @@
 //! Security catalogue rows OA17, OA22, OA24, OA27, OA31 and DoS06, end to end: the real
 //! binary in OAuth mode and the GitLab stand-in, all on loopback.
 
-use crate::http::{HttpGate, client};
-use crate::oauth::{Flow, REDIRECT, attr, free_port, location, query, start_gate};
+use crate::http::{HttpGate, client, rpc};
+use crate::oauth::{Flow, REDIRECT, attr, free_port, location, no_redirects, query, start_gate};
 use crate::support::gitlab::MockGitLab;
 use serde_json::{Value, json};
 
@@ -190,4 +190,129 @@ async fn oa22_iss_on_error_redirects_and_issuer_is_the_configured_public_url() {
     let q = query(&back);
     assert_eq!(q.get("iss"), Some(&public));
     assert!(q.contains_key("code"));
+}
+
+/// OA24: `Host: evil.example` is refused; `X-Forwarded-Host`, `X-Forwarded-Proto: http` and
+/// `Forwarded` from a peer that is not a trusted proxy change nothing: metadata, the 401
+/// challenge, the consent page and the redirects (to GitLab and back to the client) use the
+/// configured https public URL only.
+#[tokio::test]
+async fn oa24_spoofed_host_and_forwarded_headers_do_not_change_issuer_or_redirects() {
+    let (_gl, _dir, gate, public) = gate_with_public("https", &[]).await;
+    let spoof = [
+        ("x-forwarded-host", "evil.example"),
+        ("x-forwarded-proto", "http"),
+        ("x-forwarded-port", "80"),
+        ("forwarded", "host=evil.example;proto=http"),
+    ];
+    let c = no_redirects();
+    let with_spoof = |mut rb: reqwest::RequestBuilder| {
+        for (k, v) in spoof {
+            rb = rb.header(k, v);
+        }
+        rb
+    };
+    let paths = [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/oauth-protected-resource/mcp",
+        "/.well-known/openid-configuration",
+    ];
+    for path in paths {
+        let r = with_spoof(c.get(gate.url(path)).header("host", "evil.example"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{path} answered a foreign Host");
+        assert!(!r.text().await.unwrap().contains("evil.example"));
+    }
+    let md: Value = with_spoof(c.get(gate.url(paths[0])))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(md["issuer"].as_str(), Some(public.as_str()));
+    for ep in [
+        "authorization_endpoint",
+        "token_endpoint",
+        "registration_endpoint",
+        "revocation_endpoint",
+    ] {
+        let v = md[ep].as_str().unwrap();
+        assert!(v.starts_with(&format!("{public}/oauth/")), "{ep}: {v}");
+    }
+    let rs: Value = with_spoof(c.get(gate.url(paths[1])))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        rs["resource"].as_str(),
+        Some(format!("{public}/mcp").as_str())
+    );
+    assert_eq!(rs["authorization_servers"], json!([public]));
+    for doc in [&md, &rs] {
+        let text = doc.to_string();
+        assert!(
+            !text.contains("evil.example") && !text.contains("http://"),
+            "{text}"
+        );
+    }
+    let a = rpc(
+        &client(),
+        &gate.url("/mcp"),
+        1,
+        "tools/list",
+        json!({}),
+        &spoof,
+    )
+    .await;
+    assert_eq!(a.status, 401);
+    let challenge = a.header("www-authenticate").unwrap();
+    assert!(
+        challenge.contains(&format!(
+            "resource_metadata=\"{public}/.well-known/oauth-protected-resource/mcp\""
+        )),
+        "{challenge}"
+    );
+
+    let flow = Flow::register(&gate).await;
+    for decision in ["approve", "deny"] {
+        let r = with_spoof(c.get(flow.authorize_url(&[])))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let csrf_cookie = set_cookies(&r)
+            .into_iter()
+            .find(|s| s.starts_with("mcpgate_csrf="))
+            .unwrap();
+        let html = r.text().await.unwrap();
+        assert!(!html.contains("evil.example"));
+        let r = with_spoof(c.post(gate.url("/oauth/authorize")))
+            .header("cookie", csrf_cookie.split(';').next().unwrap())
+            .form(&[
+                ("consent_id", attr(&html, "consent_id").as_str()),
+                ("csrf_token", attr(&html, "csrf_token").as_str()),
+                ("decision", decision),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 302, "{decision}");
+        let q = query(&location(&r));
+        if decision == "approve" {
+            assert_eq!(
+                q.get("redirect_uri"),
+                Some(&format!("{public}/oauth/callback")),
+                "the callback GitLab is told about"
+            );
+        } else {
+            assert_eq!(q.get("iss"), Some(&public));
+            assert_eq!(q.get("error").map(String::as_str), Some("access_denied"));
+        }
+    }
 }
