@@ -728,10 +728,18 @@ async fn callback(
             Err(e) => {
                 metrics::oauth_login("upstream_error");
                 tracing::warn!(error = %e, "upstream code exchange failed");
+                // The upstream down or overloaded is worth a retry; a refusal is not.
+                let error = match &e {
+                    super::upstream::UpstreamOAuthError::Transport(_) => "temporarily_unavailable",
+                    super::upstream::UpstreamOAuthError::OAuth { status, .. } if *status >= 500 => {
+                        "temporarily_unavailable"
+                    }
+                    super::upstream::UpstreamOAuthError::OAuth { .. } => "server_error",
+                };
                 return o.back_to_client(
                     &pending,
                     &[
-                        ("error", "server_error"),
+                        ("error", error),
                         ("error_description", "the upstream token exchange failed"),
                     ],
                 );

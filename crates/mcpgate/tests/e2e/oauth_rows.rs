@@ -2,7 +2,9 @@
 //! binary in OAuth mode and the GitLab stand-in, all on loopback.
 
 use crate::http::{HttpGate, client, rpc};
-use crate::oauth::{Flow, REDIRECT, attr, free_port, location, no_redirects, query, start_gate};
+use crate::oauth::{
+    Flow, REDIRECT, attr, call, free_port, location, no_redirects, oauth_gate, query, start_gate,
+};
 use crate::support::gitlab::MockGitLab;
 use serde_json::{Value, json};
 
@@ -315,4 +317,70 @@ async fn oa24_spoofed_host_and_forwarded_headers_do_not_change_issuer_or_redirec
             assert_eq!(q.get("error").map(String::as_str), Some("access_denied"));
         }
     }
+}
+
+/// OA31: GitLab failing the code exchange (503 with a plain body, 503 with
+/// `temporarily_unavailable`, 400 `invalid_grant`) or denying the sign-in sends the MCP
+/// client back with an OAuth error, its state and `iss`, never a 500; no login is stored
+/// (neither GitLab's code nor a made-up one redeems at `/oauth/token`, GitLab's API is never
+/// called); the next sign-in works.
+#[tokio::test]
+async fn oa31_gitlab_code_exchange_failures_reach_the_client_without_a_login() {
+    let (gl, _dir, gate) = oauth_gate().await;
+    let flow = Flow::register(&gate).await;
+    let cases = [
+        (Some((503, "")), "temporarily_unavailable"),
+        (
+            Some((503, "temporarily_unavailable")),
+            "temporarily_unavailable",
+        ),
+        (Some((400, "invalid_grant")), "server_error"),
+        (None, "access_denied"),
+    ];
+    for (fault, expected) in cases {
+        match fault {
+            Some((status, error)) => gl.set(|s| s.exchange_fails = Some((status, error.into()))),
+            None => gl.set(|s| s.deny = true),
+        }
+        let (callback, cookie) = flow.to_callback(&[]).await;
+        let upstream_code = query(&callback).get("code").cloned();
+        let r = flow
+            .http
+            .get(callback)
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 302, "{fault:?}");
+        let q = query(&location(&r));
+        assert_eq!(
+            q.get("error").map(String::as_str),
+            Some(expected),
+            "{fault:?}"
+        );
+        assert_eq!(
+            q.get("state").map(String::as_str),
+            Some("client-state-1"),
+            "{fault:?}"
+        );
+        assert_eq!(q.get("iss"), Some(&gate.url("")), "{fault:?}");
+        assert!(!q.contains_key("code"), "{fault:?}");
+        assert!(
+            gl.state.lock().unwrap().exchange_fails.is_none(),
+            "the exchange was not attempted"
+        );
+        let guesses = [
+            upstream_code.unwrap_or_else(|| "glcode-1".into()),
+            "mcpg_code_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(),
+        ];
+        for code in guesses {
+            let (status, body) = flow.exchange(&code).await;
+            assert_eq!(status, 400, "{fault:?} {code}: {body}");
+            assert_eq!(body["error"], "invalid_grant");
+        }
+    }
+    assert!(gl.api_calls().is_empty(), "no upstream token was used");
+    let t = flow.login().await;
+    assert_eq!(call(&gate, &t.access).await.status, 200, "still serving");
+    assert!(!gate.stderr().contains("panicked"));
 }

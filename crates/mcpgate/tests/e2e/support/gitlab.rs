@@ -25,6 +25,9 @@ pub struct GitLabState {
     pub deny: bool,
     /// Refuse every refresh with invalid_grant.
     pub refresh_fails: bool,
+    /// Answer the next code exchange with this status and OAuth error (an empty error: a
+    /// plain-text body, as a proxy in front of a down GitLab sends).
+    pub exchange_fails: Option<(u16, String)>,
     /// `expires_in` of issued tokens.
     pub expires_in: u64,
     /// code → (user, challenge, redirect_uri)
@@ -180,6 +183,13 @@ async fn token(State(s): State<Arc<Mutex<GitLabState>>>, body: Bytes) -> Respons
     }
     match form.get("grant_type").map(String::as_str) {
         Some("authorization_code") => {
+            if let Some((status, error)) = s.exchange_fails.take() {
+                let status = StatusCode::from_u16(status).unwrap();
+                if error.is_empty() {
+                    return (status, "Service Unavailable").into_response();
+                }
+                return (status, axum::Json(json!({"error": error}))).into_response();
+            }
             let Some((user, challenge, redirect_uri)) =
                 form.get("code").and_then(|c| s.codes.remove(c))
             else {
