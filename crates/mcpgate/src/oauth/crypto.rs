@@ -246,4 +246,29 @@ mod tests {
         assert!(t.starts_with("mcpg_at_") && t.len() == 8 + 43);
         assert_eq!(hash_token("abc").len(), 64);
     }
+
+    /// DoS06: every code, access and refresh token is 43 base64url characters that decode to
+    /// 32 bytes (256 bits), and a thousand of them are all distinct and not constant-ish.
+    #[test]
+    fn dos06_tokens_carry_256_bits() {
+        let mut seen = std::collections::HashSet::new();
+        let mut ones = 0u32;
+        for i in 0..1000 {
+            let prefix = ["mcpg_code_", "mcpg_at_", "mcpg_rt_", ""][i % 4];
+            let t = random_token(prefix);
+            let body = t.strip_prefix(prefix).unwrap();
+            assert_eq!(body.len(), 43, "{t}");
+            assert!(
+                body.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+                "{t}"
+            );
+            let raw = B64URL.decode(body).unwrap();
+            assert_eq!(raw.len(), 32);
+            ones += raw.iter().map(|b| b.count_ones()).sum::<u32>();
+            assert!(seen.insert(body.to_owned()), "repeated token {t}");
+        }
+        // 256 000 random bits: about half set (a stuck or zeroed generator fails this).
+        assert!((120_000..136_000).contains(&ones), "{ones} bits set");
+    }
 }

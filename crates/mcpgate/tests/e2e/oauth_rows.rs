@@ -6,7 +6,9 @@ use crate::oauth::{
     Flow, REDIRECT, attr, call, free_port, location, no_redirects, oauth_gate, query, start_gate,
 };
 use crate::support::gitlab::MockGitLab;
+use base64::Engine as _;
 use serde_json::{Value, json};
+use std::collections::HashSet;
 
 /// A gate whose configured public URL is `<scheme>://127.0.0.1:<port>` (with https, TLS would
 /// end at a proxy in front; the gate itself listens on plain loopback HTTP). Returns the
@@ -383,4 +385,54 @@ async fn oa31_gitlab_code_exchange_failures_reach_the_client_without_a_login() {
     let t = flow.login().await;
     assert_eq!(call(&gate, &t.access).await.status, 200, "still serving");
     assert!(!gate.stderr().contains("panicked"));
+}
+
+/// DoS06: issued codes, access and refresh tokens are a prefix plus 43 base64url characters
+/// (256 random bits), all distinct; wrong codes at `/oauth/token` get `invalid_grant` and no
+/// token. No rate limit applies to `/oauth/token` (the HTTP limiter guards `/mcp`), even
+/// with the limiter on at 5 a minute: the entropy is the defence, and the real client is not
+/// locked out.
+#[tokio::test]
+async fn dos06_codes_and_tokens_have_256_bits_and_wrong_codes_get_nothing() {
+    let (_gl, _dir, gate, _public) = gate_with_public(
+        "http",
+        &[
+            ("HTTP_RATE_LIMIT_ENABLED", "true"),
+            ("HTTP_RATE_LIMIT_MAX_REQUESTS", "5"),
+        ],
+    )
+    .await;
+    let flow = Flow::register(&gate).await;
+    let mut seen = HashSet::new();
+    for _ in 0..3 {
+        let t = flow.login().await;
+        for (value, prefix) in [
+            (&t.code, "mcpg_code_"),
+            (&t.access, "mcpg_at_"),
+            (&t.refresh, "mcpg_rt_"),
+        ] {
+            let body = value
+                .strip_prefix(prefix)
+                .unwrap_or_else(|| panic!("{value}"));
+            assert_eq!(body.len(), 43, "{value}");
+            let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(body)
+                .unwrap_or_else(|e| panic!("{value}: {e}"));
+            assert_eq!(raw.len(), 32, "{value}");
+            assert!(seen.insert(body.to_owned()), "repeated value {value}");
+        }
+    }
+    assert_eq!(seen.len(), 9);
+    for i in 0..30 {
+        let guess = format!("mcpg_code_{i:0>43}");
+        let (status, body) = flow.exchange(&guess).await;
+        assert_eq!(status, 400, "{guess}: {body}");
+        assert_eq!(body["error"], "invalid_grant");
+        assert!(body.get("access_token").is_none());
+    }
+    let t = flow.login().await;
+    assert!(
+        t.access.starts_with("mcpg_at_"),
+        "the real client still signs in"
+    );
 }
