@@ -4,6 +4,7 @@
 use crate::http::{HttpGate, client, rpc};
 use crate::oauth::{
     Flow, REDIRECT, attr, call, free_port, location, no_redirects, oauth_gate, query, start_gate,
+    test_redis,
 };
 use crate::support::gitlab::MockGitLab;
 use base64::Engine as _;
@@ -435,4 +436,59 @@ async fn dos06_codes_and_tokens_have_256_bits_and_wrong_codes_get_nothing() {
         t.access.starts_with("mcpg_at_"),
         "the real client still signs in"
     );
+}
+
+/// OA27: a burst of registrations from one IP, with the HTTP limiter on at 10 a minute, is
+/// served (no limit applies to `/oauth/register`); each registration is stored with a TTL of
+/// 30 days in Redis, so unused ones go away.
+#[tokio::test]
+async fn oa27_register_burst_and_registrations_carry_a_ttl() {
+    let Some(redis_url) = test_redis() else {
+        return;
+    };
+    let (_gl, _dir, gate, _public) = gate_with_public(
+        "http",
+        &[
+            ("MCP_STORE_URL", redis_url.as_str()),
+            ("HTTP_RATE_LIMIT_ENABLED", "true"),
+            ("HTTP_RATE_LIMIT_MAX_REQUESTS", "10"),
+        ],
+    )
+    .await;
+    let c = client();
+    let mut ids = HashSet::new();
+    for i in 0..40 {
+        let r = c
+            .post(gate.url("/oauth/register"))
+            .json(&json!({"client_name": format!("burst {i}"), "redirect_uris": [REDIRECT]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "registration {i}");
+        let v: Value = r.json().await.unwrap();
+        assert!(ids.insert(v["client_id"].as_str().unwrap().to_owned()));
+    }
+    let conn_client = redis::Client::open(redis_url.as_str()).unwrap();
+    let mut conn = conn_client
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let day_ms = 24 * 3600 * 1000_i64;
+    for id in &ids {
+        let key = format!("mcpgate:client:{id}");
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert!(
+            (29 * day_ms..=30 * day_ms).contains(&ttl),
+            "{key}: PTTL {ttl}"
+        );
+        let _: i64 = redis::cmd("DEL")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
 }
