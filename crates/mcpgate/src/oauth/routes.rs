@@ -28,6 +28,27 @@ const CSRF_COOKIE: &str = "mcpgate_csrf";
 const FLOW_COOKIE: &str = "mcpgate_flow";
 const MAX_FORM_BYTES: usize = 64 * 1024;
 
+/// A cookie's name as set and read: behind an https public URL, `__Host-` prefixed (the
+/// browser then insists on `Secure`, `Path=/` and no `Domain`, so no sibling host or plain
+/// http page can plant or shadow it); over plain http (loopback development) the bare name.
+fn cookie_name(o: &OAuth, name: &str) -> String {
+    if o.settings.public_url.scheme() == "https" {
+        format!("__Host-{name}")
+    } else {
+        name.to_owned()
+    }
+}
+
+/// A `Set-Cookie` value: `HttpOnly` and `attrs` always; with an https public URL the
+/// `__Host-` name, `Path=/` and `Secure`; else the bare name scoped to `path`.
+fn set_cookie(o: &OAuth, name: &str, value: &str, path: &str, attrs: &str) -> String {
+    if o.settings.public_url.scheme() == "https" {
+        format!("__Host-{name}={value}; Path=/; HttpOnly; {attrs}; Secure")
+    } else {
+        format!("{name}={value}; Path={path}; HttpOnly; {attrs}")
+    }
+}
+
 /// The OAuth routes, to be merged into the HTTP app.
 pub fn router(oauth: Arc<OAuth>) -> Router {
     Router::new()
@@ -515,13 +536,12 @@ async fn authorize(
         csrf_token: &csrf,
     });
     let mut resp = html(StatusCode::OK, body);
-    let secure = if o.settings.public_url.scheme() == "https" {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!(
-        "{CSRF_COOKIE}={csrf}; Path=/oauth; HttpOnly; SameSite=Strict; Max-Age=600{secure}"
+    let cookie = set_cookie(
+        &o,
+        CSRF_COOKIE,
+        &csrf,
+        "/oauth",
+        "SameSite=Strict; Max-Age=600",
     );
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         resp.headers_mut().insert(header::SET_COOKIE, v);
@@ -566,7 +586,7 @@ async fn consent_answer(State(o): State<Arc<OAuth>>, headers: HeaderMap, body: B
     let (Some(consent_id), Some(csrf)) = (form.get("consent_id"), form.get("csrf_token")) else {
         return forbidden("The form is missing its consent id or CSRF token.");
     };
-    if !cookie(&headers, CSRF_COOKIE).is_some_and(|c| crypto::same(c, csrf)) {
+    if !cookie(&headers, &cookie_name(&o, CSRF_COOKIE)).is_some_and(|c| crypto::same(c, csrf)) {
         return forbidden("The CSRF check failed (the form and its cookie do not match).");
     }
     let record: ConsentRecord = match o.take_json(&key::consent(&hash_token(consent_id))).await {
@@ -623,15 +643,14 @@ async fn consent_answer(State(o): State<Arc<OAuth>>, headers: HeaderMap, body: B
     );
     // The CSRF cookie has done its job; the flow cookie binds the callback to this browser
     // (Lax: the callback is a top-level navigation coming from the upstream's site).
-    let secure = if o.settings.public_url.scheme() == "https" {
-        "; Secure"
-    } else {
-        ""
-    };
     for cookie in [
-        format!("{CSRF_COOKIE}=; Path=/oauth; Max-Age=0"),
-        format!(
-            "{FLOW_COOKIE}={flow}; Path=/oauth/callback; HttpOnly; SameSite=Lax; Max-Age=600{secure}"
+        set_cookie(&o, CSRF_COOKIE, "", "/oauth", "SameSite=Strict; Max-Age=0"),
+        set_cookie(
+            &o,
+            FLOW_COOKIE,
+            &flow,
+            "/oauth/callback",
+            "SameSite=Lax; Max-Age=600",
         ),
     ] {
         if let Ok(v) = HeaderValue::from_str(&cookie) {
@@ -675,7 +694,7 @@ async fn callback(
                 );
             }
         };
-    if !cookie(&headers, FLOW_COOKIE)
+    if !cookie(&headers, &cookie_name(&o, FLOW_COOKIE))
         .is_some_and(|c| crypto::same(&hash_token(c), &record.flow_hash))
     {
         metrics::oauth_login("invalid_request");

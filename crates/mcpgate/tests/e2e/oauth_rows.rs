@@ -49,14 +49,19 @@ fn cookie_named<'a>(cookies: &'a [String], name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {name} cookie in {cookies:?}"))
 }
 
-/// `HttpOnly`, `SameSite=<same_site>`, and `Secure` exactly when `secure`.
-fn assert_cookie_attrs(cookie: &str, same_site: &str, secure: bool) {
+/// `HttpOnly`, `SameSite=<same_site>`, `Path=<path>`, and `Secure` exactly when `secure`.
+fn assert_cookie_attrs(cookie: &str, same_site: &str, path: &str, secure: bool) {
     let attrs: Vec<String> = cookie
         .split(';')
         .skip(1)
         .map(|a| a.trim().to_ascii_lowercase())
         .collect();
     assert!(attrs.iter().any(|a| a == "httponly"), "{cookie}");
+    assert!(
+        attrs.iter().any(|a| *a == format!("path={path}")),
+        "{cookie}"
+    );
+    assert!(!attrs.iter().any(|a| a.starts_with("domain")), "{cookie}");
     assert!(
         attrs
             .iter()
@@ -68,12 +73,15 @@ fn assert_cookie_attrs(cookie: &str, same_site: &str, secure: bool) {
 
 /// OA17: a client named `<script>alert(1)</script>` + U+202E + 10 KB gets a consent page
 /// where the name is escaped, stripped of the override and cut to 100 characters; the page
-/// cannot be framed; the CSRF and flow cookies are HttpOnly and SameSite, and Secure exactly
-/// when the configured public URL is https.
+/// cannot be framed; the CSRF and flow cookies are HttpOnly and SameSite, and, when the
+/// configured public URL is https, `__Host-` prefixed with `Path=/` and Secure (and the
+/// callback accepts the prefixed flow cookie); over http they are bare and path-scoped.
 #[tokio::test]
 async fn oa17_hostile_client_name_is_escaped_truncated_and_cookies_are_locked_down() {
     let hostile = format!("<script>alert(1)</script>\u{202e}{}", "A".repeat(10 * 1024));
     for scheme in ["https", "http"] {
+        let https = scheme == "https";
+        let prefix = if https { "__Host-" } else { "" };
         let (_gl, _dir, gate, _public) = gate_with_public(scheme, &[]).await;
         let mut flow = Flow::register(&gate).await;
         let r = flow
@@ -96,8 +104,13 @@ async fn oa17_hostile_client_name_is_escaped_truncated_and_cookies_are_locked_do
         let csp = r.headers()["content-security-policy"].to_str().unwrap();
         assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
         let cookies = set_cookies(&r);
-        let csrf_cookie = cookie_named(&cookies, "mcpgate_csrf");
-        assert_cookie_attrs(csrf_cookie, "Strict", scheme == "https");
+        let csrf_cookie = cookie_named(&cookies, &format!("{prefix}mcpgate_csrf"));
+        assert_cookie_attrs(
+            csrf_cookie,
+            "Strict",
+            if https { "/" } else { "/oauth" },
+            https,
+        );
         let html = r.text().await.unwrap();
         assert!(!html.contains("<script"), "raw script tag in the page");
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
@@ -116,13 +129,36 @@ async fn oa17_hostile_client_name_is_escaped_truncated_and_cookies_are_locked_do
         let r = flow.answer_consent(&consent, "approve").await;
         assert_eq!(r.status(), 302);
         let cookies = set_cookies(&r);
+        let flow_cookie = cookie_named(&cookies, &format!("{prefix}mcpgate_flow"));
         assert_cookie_attrs(
-            cookie_named(&cookies, "mcpgate_flow"),
+            flow_cookie,
             "Lax",
-            scheme == "https",
+            if https { "/" } else { "/oauth/callback" },
+            https,
         );
-        let cleared = cookie_named(&cookies, "mcpgate_csrf");
+        let cleared = cookie_named(&cookies, &format!("{prefix}mcpgate_csrf"));
         assert!(cleared.contains("Max-Age=0"), "{cleared}");
+        // GitLab sends the browser to the public callback URL; here it is reached directly.
+        let at_gitlab = flow.http.get(location(&r)).send().await.unwrap();
+        assert_eq!(at_gitlab.status(), 302);
+        let callback = location(&at_gitlab);
+        let direct = format!(
+            "{}?{}",
+            gate.url("/oauth/callback"),
+            callback.query().unwrap()
+        );
+        let back = flow
+            .http
+            .get(direct)
+            .header("cookie", flow_cookie.split(';').next().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(back.status(), 302);
+        assert!(
+            query(&location(&back)).contains_key("code"),
+            "the flow cookie was not recognised"
+        );
     }
 }
 
@@ -293,7 +329,7 @@ async fn oa24_spoofed_host_and_forwarded_headers_do_not_change_issuer_or_redirec
         assert_eq!(r.status(), 200);
         let csrf_cookie = set_cookies(&r)
             .into_iter()
-            .find(|s| s.starts_with("mcpgate_csrf="))
+            .find(|s| s.starts_with("__Host-mcpgate_csrf="))
             .unwrap();
         let html = r.text().await.unwrap();
         assert!(!html.contains("evil.example"));
