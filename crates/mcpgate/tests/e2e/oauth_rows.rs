@@ -231,6 +231,46 @@ async fn oa22_iss_on_error_redirects_and_issuer_is_the_configured_public_url() {
     let q = query(&back);
     assert_eq!(q.get("iss"), Some(&public));
     assert!(q.contains_key("code"));
+
+    // Configured with a trailing slash: one issuer spelling (no slash) everywhere, so a
+    // client's byte comparison of metadata, resource metadata and `iss` holds.
+    let port = free_port();
+    let bare = format!("http://127.0.0.1:{port}");
+    let slashed = format!("{bare}/");
+    let callback = format!("{bare}/oauth/callback");
+    let dir = tempfile::tempdir().unwrap();
+    let gate = start_gate(
+        &gl,
+        port,
+        &[
+            ("MCP_DATA_DIR", dir.path().to_str().unwrap()),
+            ("MCP_PUBLIC_URL", slashed.as_str()),
+            ("GITLAB_OAUTH_REDIRECT_URI", callback.as_str()),
+        ],
+    );
+    gate.ready(&c).await;
+    let md: Value = c
+        .get(gate.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(md["issuer"].as_str(), Some(bare.as_str()));
+    let rs: Value = c
+        .get(gate.url("/.well-known/oauth-protected-resource/mcp"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rs["authorization_servers"], json!([bare]));
+    let flow = Flow::register(&gate).await;
+    let consent = flow.consent_page(&[]).await;
+    let r = flow.answer_consent(&consent, "deny").await;
+    assert_eq!(query(&location(&r)).get("iss"), Some(&bare));
 }
 
 /// OA24: `Host: evil.example` is refused; `X-Forwarded-Host`, `X-Forwarded-Proto: http` and
