@@ -3,6 +3,7 @@
 //! Invariant: no I/O, no runtime, no clock, no environment. Inputs are text, closures and `now`;
 //! the server crate does every effect.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod diagnostics;
 #[doc(hidden)]

@@ -376,3 +376,37 @@ fn profile_one() {
     }
     drop(loaded);
 }
+
+#[test]
+fn owned_load_and_parallel_generation_give_the_same_catalog() {
+    use mcpgate_core::tools::{CatalogOptions, catalog_from_spec};
+    let Some(dir) = specs_dir() else {
+        return;
+    };
+    let name = "github-api.3.0.json.gz";
+    let text = read_spec(&dir, name);
+    let borrowed = load_named(&text, name).unwrap();
+    let owned = mcpgate_core::spec::load_owned(
+        text,
+        &LoadOptions {
+            source_name: name,
+            external: &no_external,
+        },
+    )
+    .unwrap();
+    let sequential = catalog_from_spec(&borrowed.spec, &CatalogOptions::default());
+    // Three threads: chunks of unequal length, the last one shorter.
+    let parallel = catalog_from_spec(
+        &owned.spec,
+        &CatalogOptions {
+            threads: 3,
+            ..CatalogOptions::default()
+        },
+    );
+    assert_eq!(sequential.len(), 1223);
+    assert_eq!(
+        format!("{:?}", sequential.tools()),
+        format!("{:?}", parallel.tools()),
+        "tools differ between one thread and three (order, names or content)"
+    );
+}

@@ -64,6 +64,7 @@ pub fn catalog_options(args: &CatalogArgs) -> CatalogOptions {
         max_description_chars: args.max_description_chars.max(1),
         schema_mode: args.schema_mode.into(),
         output_schemas: args.output_schemas,
+        threads: std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
     }
 }
 

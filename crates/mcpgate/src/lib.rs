@@ -11,6 +11,7 @@ pub mod export;
 pub mod fuzzing;
 pub mod healthcheck;
 pub mod mcp;
+pub mod memory;
 pub mod oauth;
 pub mod telemetry;
 pub mod transport;

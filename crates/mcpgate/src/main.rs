@@ -139,7 +139,12 @@ fn load(
             .find_map(|a| a.oauth_config.clone())?;
         Some((def, p.profile_name.clone()))
     });
-    std::thread::spawn(move || drop(sources));
+    // Off the start-up path: free the spec and hand the pages of everything freed since the
+    // load began back to the OS (without this, RSS stays at the start-up peak).
+    std::thread::spawn(move || {
+        drop(sources);
+        mcpgate::memory::release_free_memory();
+    });
     tracing::info!(tools = gateway.catalog.len(), upstream = %gateway.upstream.base_url(), transport = ?config.args.transport, "mcpgate ready");
     Ok((gateway, oauth))
 }

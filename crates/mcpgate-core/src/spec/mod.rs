@@ -9,7 +9,7 @@ mod parse;
 mod resolve;
 mod schema;
 
-pub use load::{LoadOptions, SpecError, load};
+pub use load::{LoadOptions, SpecError, load, load_owned};
 pub use parse::parse_document;
 pub use schema::normalize_schema;
 

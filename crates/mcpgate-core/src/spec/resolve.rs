@@ -83,7 +83,7 @@ impl Docs {
     /// Indexes `root`, then fetches and indexes every external document reachable from it.
     pub(crate) fn new(
         root: Value,
-        root_text: &str,
+        needs_scan: bool,
         source_name: &str,
         external: &dyn Fn(&str) -> Option<String>,
     ) -> Self {
@@ -99,7 +99,7 @@ impl Docs {
             missing: HashMap::new(),
         };
         docs.by_path.insert(String::new(), 0);
-        if !needs_scan(root_text) {
+        if !needs_scan {
             return docs;
         }
         let mut next = 0;
@@ -246,7 +246,7 @@ impl Docs {
 /// Whether the root document's text may hold a `$id`, a `$anchor` or a `$ref` that does not
 /// start with `#` (an external or `$id`-based reference). Most specs have none, and then the
 /// index scan over the whole document is skipped. Errs on the side of scanning.
-fn needs_scan(text: &str) -> bool {
+pub(crate) fn needs_scan(text: &str) -> bool {
     if text.contains("$id") || text.contains("$anchor") {
         return true;
     }

@@ -567,8 +567,8 @@ impl SourceArgs {
             .map(Path::to_path_buf)
             .unwrap_or_default();
         let external = move |uri: &str| read_external(&base_dir, uri);
-        let loaded = spec::load(
-            &text,
+        let loaded = spec::load_owned(
+            text,
             &LoadOptions {
                 source_name: &spec_name,
                 external: &external,
@@ -576,7 +576,11 @@ impl SourceArgs {
         )?;
         // Freeing the parsed documents costs as much as building them: do it off the start-up path.
         let parsed = loaded.parsed;
-        std::thread::spawn(move || drop((parsed, text)));
+        std::thread::spawn(move || {
+            drop(parsed);
+            // The gateway build may still run: main's load trims again when it is done.
+            crate::memory::release_free_memory();
+        });
         tracing::info!(
             spec = %spec_name,
             operations = loaded.spec.operations.len(),

@@ -154,7 +154,7 @@ pub fn upstream_retry() {
     metrics::counter!(UPSTREAM_RETRIES).increment(1);
 }
 
-/// One request refused by a rate limit (`inbound` or `outbound`).
+/// One request refused by a rate limit (`inbound`, `oauth` or `outbound`).
 pub fn rate_limited(kind: &'static str) {
     metrics::counter!(RATE_LIMIT_REJECTIONS, "kind" => kind).increment(1);
 }

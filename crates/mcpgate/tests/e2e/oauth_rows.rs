@@ -466,16 +466,18 @@ async fn oa31_gitlab_code_exchange_failures_reach_the_client_without_a_login() {
 
 /// DoS06: issued codes, access and refresh tokens are a prefix plus 43 base64url characters
 /// (256 random bits), all distinct; wrong codes at `/oauth/token` get `invalid_grant` and no
-/// token. No rate limit applies to `/oauth/token` (the HTTP limiter guards `/mcp`), even
-/// with the limiter on at 5 a minute: the entropy is the defence, and the real client is not
-/// locked out.
+/// token, and an address guessing past the HTTP limit (8 a minute here) gets 429 +
+/// Retry-After, while the real client, from another address, still signs in.
 #[tokio::test]
 async fn dos06_codes_and_tokens_have_256_bits_and_wrong_codes_get_nothing() {
+    // The gate trusts loopback as a proxy, so the guesses below can come from another address
+    // (X-Forwarded-For) than the real client's.
     let (_gl, _dir, gate, _public) = gate_with_public(
         "http",
         &[
             ("HTTP_RATE_LIMIT_ENABLED", "true"),
-            ("HTTP_RATE_LIMIT_MAX_REQUESTS", "5"),
+            ("HTTP_RATE_LIMIT_MAX_REQUESTS", "8"),
+            ("MCP_TRUSTED_PROXIES", "127.0.0.1/32"),
         ],
     )
     .await;
@@ -500,13 +502,46 @@ async fn dos06_codes_and_tokens_have_256_bits_and_wrong_codes_get_nothing() {
         }
     }
     assert_eq!(seen.len(), 9);
-    for i in 0..30 {
+    // Guessing from one address: the first 8 guesses are wrong codes, then the address is out
+    // of budget (429 + Retry-After) and nothing is looked up any more.
+    let c = client();
+    for i in 0..20 {
         let guess = format!("mcpg_code_{i:0>43}");
-        let (status, body) = flow.exchange(&guess).await;
-        assert_eq!(status, 400, "{guess}: {body}");
-        assert_eq!(body["error"], "invalid_grant");
-        assert!(body.get("access_token").is_none());
+        let r = c
+            .post(gate.url("/oauth/token"))
+            .header("x-forwarded-for", "203.0.113.7")
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", guess.as_str()),
+                ("redirect_uri", REDIRECT),
+                ("client_id", flow.client_id.as_str()),
+                ("code_verifier", "a".repeat(43).as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let retry_after = r
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let body: Value = r.json().await.unwrap();
+        assert!(body.get("access_token").is_none(), "{guess}: {body}");
+        if i < 8 {
+            assert_eq!(status, 400, "guess {i}: {body}");
+            assert_eq!(body["error"], "invalid_grant");
+        } else {
+            assert_eq!(status, 429, "guess {i}: {body}");
+            assert_eq!(body["error"], "temporarily_unavailable");
+            assert!(
+                retry_after.is_some_and(|s| (1..=60).contains(&s)),
+                "guess {i}: Retry-After {retry_after:?}"
+            );
+        }
     }
+    // The real client (another address) is not affected: 1 registration + 4 token requests
+    // stay within its own budget of 8.
     let t = flow.login().await;
     assert!(
         t.access.starts_with("mcpg_at_"),
@@ -514,9 +549,9 @@ async fn dos06_codes_and_tokens_have_256_bits_and_wrong_codes_get_nothing() {
     );
 }
 
-/// OA27: a burst of registrations from one IP, with the HTTP limiter on at 10 a minute, is
-/// served (no limit applies to `/oauth/register`); each registration is stored with a TTL of
-/// 30 days in Redis, so unused ones go away.
+/// OA27: a burst of 40 registrations from one IP, with the HTTP limit at 10 a minute: 10 are
+/// served, the rest get 429 + Retry-After and store nothing; each registration is stored with
+/// a TTL of 30 days in Redis, so unused ones go away.
 #[tokio::test]
 async fn oa27_register_burst_and_registrations_carry_a_ttl() {
     let Some(redis_url) = test_redis() else {
@@ -540,10 +575,25 @@ async fn oa27_register_burst_and_registrations_carry_a_ttl() {
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), 201, "registration {i}");
-        let v: Value = r.json().await.unwrap();
-        assert!(ids.insert(v["client_id"].as_str().unwrap().to_owned()));
+        if i < 10 {
+            assert_eq!(r.status(), 201, "registration {i}");
+            let v: Value = r.json().await.unwrap();
+            assert!(ids.insert(v["client_id"].as_str().unwrap().to_owned()));
+        } else {
+            assert_eq!(r.status(), 429, "registration {i} is over the budget");
+            let retry = r.headers().get("retry-after").and_then(|v| v.to_str().ok());
+            assert!(
+                retry
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .is_some_and(|s| (1..=60).contains(&s)),
+                "registration {i}: Retry-After {retry:?}"
+            );
+            let v: Value = r.json().await.unwrap();
+            assert_eq!(v["error"], "temporarily_unavailable");
+            assert!(v.get("client_id").is_none());
+        }
     }
+    assert_eq!(ids.len(), 10);
     let conn_client = redis::Client::open(redis_url.as_str()).unwrap();
     let mut conn = conn_client
         .get_multiplexed_async_connection()

@@ -85,6 +85,8 @@ struct AppState {
     mcp: OnceLock<McpService>,
     sessions: Arc<LocalSessionManager>,
     limiter: Option<ratelimit::RateLimiter>,
+    /// The same budget for the OAuth endpoints, counted apart from `/mcp`'s.
+    oauth_limiter: Option<ratelimit::RateLimiter>,
     metrics: Option<PrometheusHandle>,
     tool_permits: Arc<Semaphore>,
     inflight: Arc<InFlight>,
@@ -116,6 +118,9 @@ impl AppState {
         sessions.session_config.keep_alive = Some(settings.session_timeout);
         Arc::new(Self {
             limiter: settings
+                .rate_limit_per_minute
+                .map(ratelimit::RateLimiter::new),
+            oauth_limiter: settings
                 .rate_limit_per_minute
                 .map(ratelimit::RateLimiter::new),
             tool_permits: Arc::new(Semaphore::new(settings.upstream_concurrency)),
@@ -517,10 +522,86 @@ async fn oauth_entry(State(state): State<Arc<AppState>>, req: Request) -> Respon
             "Forbidden: Host header is not allowed",
         );
     }
+    if let Some(refused) =
+        oauth_limit_key(&state, &req).and_then(|(path, key)| oauth_rate_limit(&state, path, key))
+    {
+        return refused;
+    }
     match routes.clone().oneshot(req).await {
         Ok(resp) => resp,
         Err(never) => match never {},
     }
+}
+
+/// Takes one request from `key`'s budget of `HTTP_RATE_LIMIT_MAX_REQUESTS` a minute: in the
+/// shared store when there is one (all replicas count together, under `prefix`), else, or
+/// when the store is down, in this replica's `limiter`.
+async fn take_token(
+    state: &AppState,
+    limiter: &ratelimit::RateLimiter,
+    prefix: &str,
+    key: &ratelimit::ClientKey,
+) -> Result<(), Duration> {
+    let shared = state.oauth.get().filter(|o| o.store().is_shared());
+    let Some(oauth) = shared else {
+        return limiter.check(key, Instant::now());
+    };
+    let per_minute = state.settings.rate_limit_per_minute.unwrap_or(u32::MAX);
+    match oauth
+        .store()
+        .count_in_window(&format!("{prefix}:{key}"), Duration::from_secs(60))
+        .await
+    {
+        Ok((n, reset)) if n > u64::from(per_minute) => Err(reset),
+        Ok(_) => Ok(()),
+        // The store is down: fall back to this replica's own count.
+        Err(_) => limiter.check(key, Instant::now()),
+    }
+}
+
+/// The OAuth endpoints that create or redeem something without a sign-in
+/// (`/oauth/register`, `/oauth/token`, `/oauth/revoke`) are rate limited per client address:
+/// the same budget per minute as `/mcp`, counted apart (catalogue OA27, DoS06). The path and the client
+/// key of such a request; `None` for every other request or when the limit is off.
+fn oauth_limit_key(state: &AppState, req: &Request) -> Option<(String, ratelimit::ClientKey)> {
+    state.oauth_limiter.as_ref()?;
+    let path = req.uri().path();
+    if req.method() != Method::POST
+        || !matches!(path, "/oauth/register" | "/oauth/token" | "/oauth/revoke")
+    {
+        return None;
+    }
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>()?.0.ip();
+    let key = ratelimit::ClientKey::ip(ratelimit::client_ip(
+        peer,
+        req.headers(),
+        &state.settings.trusted_proxies,
+    ));
+    Some((path.to_owned(), key))
+}
+
+/// A 429 answer in the OAuth error format when `key` is over its budget. Counted per replica
+/// (a flood is stopped where it lands; sign-ins of other clients are never slowed by a shared
+/// counter).
+fn oauth_rate_limit(state: &AppState, path: String, key: ratelimit::ClientKey) -> Option<Response> {
+    let limiter = state.oauth_limiter.as_ref()?;
+    let wait = limiter.check(&key, Instant::now()).err()?;
+    metrics::rate_limited("oauth");
+    tracing::warn!(path = %path, "refused OAuth request: rate limit (HTTP_RATE_LIMIT_MAX_REQUESTS)");
+    let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let mut resp = (
+        StatusCode::TOO_MANY_REQUESTS,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        r#"{"error":"temporarily_unavailable","error_description":"too many requests from this address; retry later"}"#,
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    Some(resp)
 }
 
 fn owners(state: &AppState) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
@@ -584,23 +665,9 @@ async fn mcp_entry(State(state): State<Arc<AppState>>, mut req: Request) -> Resp
             ))),
             (None, None) => None,
         };
-        let shared = state.oauth.get().filter(|o| o.store().is_shared());
-        let verdict = match (key, shared) {
-            (None, _) => Ok(()),
-            (Some(key), Some(oauth)) => {
-                let per_minute = s.rate_limit_per_minute.unwrap_or(u32::MAX);
-                match oauth
-                    .store()
-                    .count_in_window(&format!("rl:{key}"), Duration::from_secs(60))
-                    .await
-                {
-                    Ok((n, reset)) if n > u64::from(per_minute) => Err(reset),
-                    Ok(_) => Ok(()),
-                    // The store is down: fall back to this replica's own count.
-                    Err(_) => limiter.check(&key, Instant::now()),
-                }
-            }
-            (Some(key), None) => limiter.check(&key, Instant::now()),
+        let verdict = match key {
+            None => Ok(()),
+            Some(key) => take_token(&state, limiter, "rl", &key).await,
         };
         if let Err(wait) = verdict {
             metrics::rate_limited("inbound");
