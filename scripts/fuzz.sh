@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes every target in fuzz/ for SECONDS each (default 60) with cargo-fuzz (libFuzzer) and
 # prints executions and findings per target. Not part of .ci/run: CI replays the committed
-# seed corpora instead (crates/mcpgate-core/tests/fuzz_corpus.rs).
+# seed corpora instead (crates/mcpgate/tests/fuzz_corpus.rs).
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 # New inputs that raise coverage go to fuzz/generated/<target>/ (not committed; copy the
 # interesting ones into fuzz/corpus/<target>/); a crash is written to fuzz/artifacts/<target>/

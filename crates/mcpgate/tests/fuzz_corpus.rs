@@ -1,7 +1,6 @@
-//! Replays every committed seed of the server crate's fuzz targets (`fuzz/corpus/mcp_http/`,
-//! `fuzz/corpus/redactor/`) through its harness, so their invariants run in every test run
-//! and a fixed finding stays fixed. The core's targets are replayed by
-//! `crates/mcpgate-core/tests/fuzz_corpus.rs`.
+//! Replays every committed fuzz seed (`fuzz/corpus/<target>/*`) through its harness — the
+//! core's targets (`mcpgate_core::fuzz`) and the server crate's (`mcpgate::fuzzing`) — so the
+//! fuzz invariants run in every test run and a fixed finding stays fixed.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -9,13 +8,15 @@
     clippy::needless_pass_by_value
 )]
 
-use mcpgate::fuzzing::TARGETS;
 use std::path::PathBuf;
 
 #[test]
-fn every_server_fuzz_seed_keeps_its_invariants() {
+fn every_fuzz_seed_keeps_its_invariants() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus");
-    for (name, harness) in TARGETS {
+    for (name, harness) in mcpgate_core::fuzz::TARGETS
+        .iter()
+        .chain(mcpgate::fuzzing::TARGETS)
+    {
         let dir = root.join(name);
         let mut seeds = 0;
         for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
