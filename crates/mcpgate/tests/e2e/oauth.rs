@@ -90,13 +90,14 @@ pub(crate) fn location(resp: &reqwest::Response) -> url::Url {
     url::Url::parse(loc).unwrap()
 }
 
-/// The `mcpgate_flow=…` pair a consent answer sets (binds the callback to this browser).
+/// The `mcpgate_flow=…` pair a consent answer sets (binds the callback to this browser;
+/// `__Host-mcpgate_flow` when the public URL is https).
 pub fn flow_cookie(r: &reqwest::Response) -> String {
     r.headers()
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("mcpgate_flow="))
+        .find(|c| c.starts_with("mcpgate_flow=") || c.starts_with("__Host-mcpgate_flow="))
         .expect("the consent answer sets the flow cookie")
         .split(';')
         .next()
@@ -1083,9 +1084,10 @@ async fn inbound_rate_limit_is_per_user_and_shared_by_replicas() {
     assert_eq!(limited.status, 429);
     assert!(limited.header("retry-after").is_some());
     gl.set(|s| s.next_user = "bob".into());
-    // Bob signs in through B: A's OAuth endpoints already served alice's registration and
-    // token request, and the same per-address budget of 3 a minute covers them.
-    let bob = Flow::register(&b).await.login().await;
+    // Bob's client registers through B: A's OAuth endpoints already served alice's
+    // registration and token request, and the per-address budget of 3 a minute covers them
+    // (the sign-in itself goes through A, the replica named by the shared issuer).
+    let bob = Flow::register(&b).await.on(&a).login().await;
     assert_eq!(
         call(&a, &bob.access).await.status,
         200,
