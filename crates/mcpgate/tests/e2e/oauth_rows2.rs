@@ -1,7 +1,7 @@
 //! Security catalogue rows OA13, OA16, OA20, OA28, TR07 and SL04, end to end: the real binary
 //! in OAuth mode and the GitLab stand-in, all on loopback (OA20 also on a local Redis).
 
-use crate::oauth::{Flow, call, oauth_gate};
+use crate::oauth::{Flow, call, location, no_redirects, oauth_gate, query};
 
 /// RFC 7009 revocation of `token` at `flow`'s gate, naming `client_id` in the form.
 async fn revoke_as(flow: &Flow<'_>, client_id: &str, token: &str) -> u16 {
@@ -46,4 +46,66 @@ async fn oa28_another_clients_revocation_has_no_effect() {
 
     assert_eq!(revoke_as(&a, &a.client_id, &access).await, 200);
     assert_eq!(call(&gate, &access).await.status, 401, "A's own revocation");
+}
+
+/// OA16: nothing minted by `GET /oauth/authorize` (before the user approves) opens the
+/// callback. Replaying `/oauth/callback` with the page's consent id, its CSRF token or the
+/// client's own state as `state`, with a GitLab-looking code and with the page's CSRF value
+/// as the flow cookie, is refused with an error page: no redirect, no code, no upstream code
+/// exchange. The same browser then approving the consent does complete the sign-in (the
+/// refusals were not an artefact of a broken callback).
+#[tokio::test]
+async fn oa16_state_minted_before_consent_cannot_be_replayed() {
+    let (gl, _dir, gate) = oauth_gate().await;
+    let flow = Flow::register(&gate).await;
+    let consent = flow.consent_page(&[]).await;
+    let (consent_id, csrf, csrf_cookie) = consent.clone();
+    let csrf_value = csrf_cookie.split_once('=').unwrap().1.to_owned();
+    for state in [
+        &consent_id,
+        &csrf,
+        &csrf_value,
+        &"client-state-1".to_owned(),
+    ] {
+        for cookie in [
+            format!("mcpgate_flow={csrf_value}"),
+            format!("mcpgate_flow={consent_id}"),
+            csrf_cookie.clone(),
+        ] {
+            let mut u = url::Url::parse(&gate.url("/oauth/callback")).unwrap();
+            u.query_pairs_mut()
+                .append_pair("state", state)
+                .append_pair("code", "gitlab-code-guess");
+            let r = no_redirects()
+                .get(u)
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 400, "state {state:.8}…, cookie {cookie:.20}…");
+            assert!(r.headers().get("location").is_none());
+            let body = r.text().await.unwrap();
+            assert!(!body.contains("mcpg_code_"), "{body}");
+        }
+    }
+    assert!(
+        gl.state.lock().unwrap().token_requests.is_empty(),
+        "a GET-minted value reached the upstream code exchange"
+    );
+
+    // The genuine path still works: approve, GitLab, callback with the flow cookie.
+    let r = flow.answer_consent(&consent, "approve").await;
+    assert_eq!(r.status(), 302);
+    let flow_cookie = crate::oauth::flow_cookie(&r);
+    let r = flow.http.get(location(&r)).send().await.unwrap();
+    let callback = location(&r);
+    let r = flow
+        .http
+        .get(callback)
+        .header("cookie", flow_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    assert!(query(&location(&r)).contains_key("code"));
 }
