@@ -1,7 +1,8 @@
 //! Security catalogue rows OA13, OA16, OA20, OA28, TR07 and SL04, end to end: the real binary
 //! in OAuth mode and the GitLab stand-in, all on loopback (OA20 also on a local Redis).
 
-use crate::oauth::{Flow, call, location, no_redirects, oauth_gate, query};
+use crate::oauth::{Flow, attr, call, location, no_redirects, oauth_gate, query};
+use serde_json::{Value, json};
 
 /// RFC 7009 revocation of `token` at `flow`'s gate, naming `client_id` in the form.
 async fn revoke_as(flow: &Flow<'_>, client_id: &str, token: &str) -> u16 {
@@ -108,4 +109,107 @@ async fn oa16_state_minted_before_consent_cannot_be_replayed() {
         .unwrap();
     assert_eq!(r.status(), 302);
     assert!(query(&location(&r)).contains_key("code"));
+}
+
+/// OA13 (confused deputy): an attacker registers "Evil Tool" with redirect URI
+/// `https://evil.example/cb`; the victim, already signed in once through another client, opens
+/// the attacker's authorize link. mcpgate answers with its consent page (200 HTML, no
+/// Location) naming the attacker's client, its id, the redirect host `https://evil.example`
+/// and the scopes — there is no silent pass-through because of the earlier sign-in. Even the
+/// approval sends the browser to GitLab, never straight to evil.example; denying sends only an
+/// `access_denied` error there.
+#[tokio::test]
+async fn oa13_attacker_client_gets_a_consent_page_naming_it_and_its_redirect_host() {
+    let (gl, _dir, gate) = oauth_gate().await;
+    let victim = Flow::register(&gate).await;
+    let t = victim.login().await;
+    assert_eq!(call(&gate, &t.access).await.status, 200);
+    let exchanges = gl.state.lock().unwrap().token_requests.len();
+
+    let evil_cb = "https://evil.example/cb";
+    let r = no_redirects()
+        .post(gate.url("/oauth/register"))
+        .json(&json!({"client_name": "Evil Tool", "redirect_uris": [evil_cb], "token_endpoint_auth_method": "none"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let reg: Value = r.json().await.unwrap();
+    let evil_id = reg["client_id"].as_str().unwrap().to_owned();
+    let u = victim.authorize_url(&[
+        ("client_id", &evil_id),
+        ("redirect_uri", evil_cb),
+        ("scope", "api read_user"),
+        ("state", "attacker-state"),
+    ]);
+
+    for _ in 0..2 {
+        // The victim's browser, twice: the page is shown every time.
+        let r = victim.http.get(u.clone()).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(r.headers().get("location").is_none(), "redirected on GET");
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let html = r.text().await.unwrap();
+        assert!(html.contains("<strong>Evil Tool</strong>"), "{html}");
+        assert!(html.contains(&evil_id), "client id not shown: {html}");
+        assert!(
+            html.contains("<code>https://evil.example</code>"),
+            "redirect host not shown: {html}"
+        );
+        for scope in ["api", "read_user"] {
+            assert!(
+                html.contains(&format!("<li><code>{scope}</code></li>")),
+                "{html}"
+            );
+        }
+        assert!(
+            !html.contains("mcpg_code_") && !html.contains("code="),
+            "{html}"
+        );
+    }
+    assert_eq!(
+        gl.state.lock().unwrap().token_requests.len(),
+        exchanges,
+        "the GET reached the upstream"
+    );
+
+    // Approving goes to GitLab (the user signs in there), not to evil.example.
+    let r = victim.http.get(u.clone()).send().await.unwrap();
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let html = r.text().await.unwrap();
+    let consent = (attr(&html, "consent_id"), attr(&html, "csrf_token"), cookie);
+    let r = victim.answer_consent(&consent, "approve").await;
+    assert_eq!(r.status(), 302);
+    let to = location(&r);
+    assert_eq!(to.host_str(), Some("127.0.0.1"));
+    assert_eq!(to.port(), Some(gl.addr.port()), "{to}");
+    // Denying sends only an error back.
+    let r = victim.http.get(u.clone()).send().await.unwrap();
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let html = r.text().await.unwrap();
+    let consent = (attr(&html, "consent_id"), attr(&html, "csrf_token"), cookie);
+    let r = victim.answer_consent(&consent, "deny").await;
+    assert_eq!(r.status(), 302);
+    let back = location(&r);
+    assert_eq!(back.host_str(), Some("evil.example"));
+    let q = query(&back);
+    assert_eq!(q.get("error").map(String::as_str), Some("access_denied"));
+    assert!(!q.contains_key("code"));
 }
