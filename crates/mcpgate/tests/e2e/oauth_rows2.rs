@@ -1,7 +1,11 @@
 //! Security catalogue rows OA13, OA16, OA20, OA28, TR07 and SL04, end to end: the real binary
 //! in OAuth mode and the GitLab stand-in, all on loopback (OA20 also on a local Redis).
 
-use crate::oauth::{Flow, attr, call, location, no_redirects, oauth_gate, query};
+use crate::http::{client, post_raw, rpc};
+use crate::oauth::{
+    Flow, attr, call, free_port, location, no_redirects, oauth_gate, query, seen_by, start_gate,
+};
+use crate::support::gitlab::MockGitLab;
 use serde_json::{Value, json};
 
 /// RFC 7009 revocation of `token` at `flow`'s gate, naming `client_id` in the form.
@@ -212,4 +216,104 @@ async fn oa13_attacker_client_gets_a_consent_page_naming_it_and_its_redirect_hos
     let q = query(&back);
     assert_eq!(q.get("error").map(String::as_str), Some("access_denied"));
     assert!(!q.contains_key("code"));
+}
+
+/// Opens a stateful session for `auth` (a `Bearer …` value): its id.
+async fn open_session(gate: &crate::http::HttpGate, auth: &str) -> String {
+    let init = rpc(
+        &client(),
+        &gate.url("/mcp"),
+        0,
+        "initialize",
+        json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "e2e", "version": "0"}}),
+        &[("authorization", auth)],
+    )
+    .await;
+    assert_eq!(init.status, 200, "{}", init.text);
+    let sid = init.header("mcp-session-id").unwrap().to_owned();
+    let n = post_raw(
+        &client(),
+        &gate.url("/mcp"),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string(),
+        &[
+            ("authorization", auth),
+            ("mcp-session-id", &sid),
+            ("mcp-protocol-version", "2025-06-18"),
+        ],
+    )
+    .await;
+    assert!(n.status < 300, "{}", n.text);
+    sid
+}
+
+/// TR07: two signed-in users (alice, bob) each send 20 concurrent, interleaved `tools/call`
+/// requests all carrying JSON-RPC `id: 1`, in stateless mode and in stateful mode (a session
+/// per request, all of both users' sessions open at once): every answer has `id: 1`, status 200 and the data GitLab returned for that
+/// user's own token (`seen_by`), never the other's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tr07_concurrent_calls_with_the_same_id_get_their_own_answers() {
+    for mode in ["stateless", "stateful"] {
+        let gl = MockGitLab::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let gate = start_gate(
+            &gl,
+            free_port(),
+            &[
+                ("MCP_DATA_DIR", dir.path().to_str().unwrap()),
+                ("MCP_SESSION_MODE", mode),
+                ("LOG_LEVEL", "info"),
+            ],
+        );
+        gate.ready(&client()).await;
+        let flow = Flow::register(&gate).await;
+        let mut auths = Vec::new();
+        for user in ["alice", "bob"] {
+            gl.set(|s| s.next_user = user.into());
+            auths.push((user, format!("Bearer {}", flow.login().await.access)));
+        }
+        // Stateful: a session per request (an id is unique within a session, MCP §lifecycle);
+        // the sessions of both users are live at once.
+        let mut plan = Vec::new();
+        for _ in 0..20 {
+            for (user, auth) in &auths {
+                let sid = if mode == "stateful" {
+                    Some(open_session(&gate, auth).await)
+                } else {
+                    None
+                };
+                plan.push((*user, auth.clone(), sid));
+            }
+        }
+        let c = client();
+        let url = gate.url("/mcp");
+        let calls = plan.iter().map(|(user, auth, sid)| {
+            let (c, url) = (c.clone(), url.clone());
+            async move {
+                let mut headers = vec![
+                    ("authorization", auth.as_str()),
+                    ("mcp-protocol-version", "2025-06-18"),
+                ];
+                if let Some(sid) = sid {
+                    headers.push(("mcp-session-id", sid.as_str()));
+                }
+                let answer = rpc(
+                    &c,
+                    &url,
+                    1,
+                    "tools/call",
+                    json!({"name": "manage_projects", "arguments": {"action": "get", "project_id": "group/sub"}}),
+                    &headers,
+                )
+                .await;
+                (*user, answer)
+            }
+        });
+        let answers = futures::future::join_all(calls).await;
+        assert_eq!(answers.len(), 40);
+        for (user, answer) in &answers {
+            assert_eq!(answer.status, 200, "{mode}: {}", answer.text);
+            assert_eq!(answer.body["id"], 1, "{mode}: {}", answer.text);
+            assert_eq!(seen_by(answer), *user, "{mode}: {}", answer.text);
+        }
+    }
 }
