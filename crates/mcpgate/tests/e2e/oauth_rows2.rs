@@ -317,3 +317,76 @@ async fn tr07_concurrent_calls_with_the_same_id_get_their_own_answers() {
         }
     }
 }
+
+/// SL04 (User-Agent and tool arguments): with JSON logs at trace level, a User-Agent carrying
+/// a forged JSON event (HTTP forbids a raw newline or ESC in a header, so it carries quotes
+/// and braces) and tool arguments carrying `\n{"level":"error","fake":true}`, a CR and an ANSI
+/// escape, in `initialize`'s client info and in `tools/call`, leave the log one JSON object
+/// per line: no line parses to the forged event, no raw ESC reaches the log, and every
+/// trace of the canaries that is logged is inside an escaped JSON string.
+#[tokio::test]
+async fn sl04_user_agent_and_tool_arguments_cannot_forge_log_lines() {
+    let gl = MockGitLab::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = start_gate(
+        &gl,
+        free_port(),
+        &[
+            ("MCP_DATA_DIR", dir.path().to_str().unwrap()),
+            ("LOG_FORMAT", "json"),
+            ("LOG_LEVEL", "trace"),
+        ],
+    );
+    gate.ready(&client()).await;
+    let auth = format!(
+        "Bearer {}",
+        Flow::register(&gate).await.login().await.access
+    );
+    let forged = "sl04arg\n{\"level\":\"error\",\"fake\":true}\r\n\u{1b}[31mRED\u{1b}[0m";
+    let ua = r#"sl04ua" } {"level":"error","fake":true} {"#;
+    let c = client();
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("mcp-protocol-version", "2025-06-18"),
+        ("user-agent", ua),
+    ];
+    let init = rpc(
+        &c,
+        &gate.url("/mcp"),
+        1,
+        "initialize",
+        json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": forged, "version": forged}}),
+        &headers,
+    )
+    .await;
+    assert_eq!(init.status, 200, "{}", init.text);
+    for (action, project) in [("get", forged), ("get", "group/sub")] {
+        let a = rpc(
+            &c,
+            &gate.url("/mcp"),
+            2,
+            "tools/call",
+            json!({"name": "manage_projects", "arguments": {"action": action, "project_id": project, "extra": forged}}),
+            &headers,
+        )
+        .await;
+        assert_eq!(a.status, 200, "{}", a.text);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let log = gate.stderr();
+    assert!(log.lines().count() > 10, "{log}");
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not one JSON event ({e}): {line}"));
+        assert!(v.is_object(), "{line}");
+        assert!(v.get("fake").is_none(), "forged event: {line}");
+        assert!(!line.contains('\u{1b}'), "raw escape in the log: {line}");
+        assert!(!line.starts_with("{\"level\":\"error\",\"fake\""), "{line}");
+    }
+    // At trace the arguments do reach the log (escaped), so the checks above bite; the
+    // User-Agent is not logged at all today (if it ever is, the checks above cover it).
+    assert!(
+        log.contains("sl04arg"),
+        "tool arguments not logged at trace: {log}"
+    );
+}
