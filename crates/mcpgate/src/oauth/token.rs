@@ -169,6 +169,15 @@ async fn refresh_grant(o: &OAuth, client_id: &str, form: &HashMap<String, String
         return token_error("invalid_request", "refresh_token is required");
     };
     let h = hash_token(token);
+    // Another deployment's token (sharing the store) is refused and left alone (OA20).
+    if let Ok(Some(r)) = o.get_json::<RefreshRecord>(&key::refresh(&h)).await
+        && r.resource.as_ref().is_some_and(|res| *res != o.resource())
+    {
+        return token_error(
+            "invalid_grant",
+            "the refresh token was issued for another resource",
+        );
+    }
     let record: RefreshRecord = match o.take_json(&key::refresh(&h)).await {
         Ok(Some(r)) => r,
         Ok(None) => return refresh_reused(o, client_id, &h).await,
@@ -279,10 +288,12 @@ async fn issue_tokens(o: &OAuth, grant: &Grant) -> Result<serde_json::Value, sup
         client_id: grant.client_id.clone(),
         scope: grant.scope.clone(),
         expires_at: now_s() + ttl.as_secs(),
+        resource: o.resource(),
     };
     let rt = RefreshRecord {
         grant_id: grant.id.clone(),
         client_id: grant.client_id.clone(),
+        resource: Some(o.resource()),
     };
     o.put_json(&key::access(&hash_token(&access)), &at, ttl)
         .await?;

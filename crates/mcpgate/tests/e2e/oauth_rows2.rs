@@ -4,6 +4,7 @@
 use crate::http::{client, post_raw, rpc};
 use crate::oauth::{
     Flow, attr, call, free_port, location, no_redirects, oauth_gate, query, seen_by, start_gate,
+    test_redis,
 };
 use crate::support::gitlab::MockGitLab;
 use serde_json::{Value, json};
@@ -389,4 +390,65 @@ async fn sl04_user_agent_and_tool_arguments_cannot_forge_log_lines() {
         log.contains("sl04arg"),
         "tool arguments not logged at trace: {log}"
     );
+}
+
+/// OA20 (another deployment): two deployments with different public URLs (so different
+/// resources, `…:X/mcp` and `…:Y/mcp`) share one Redis. X's access token is accepted on X and
+/// refused on Y with 401 and a Bearer challenge; X's refresh token is refused by Y's token
+/// endpoint (invalid_grant) and left alone — it still rotates on X. Y's own sign-in works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oa20_token_from_another_deployment_sharing_redis_is_a_401() {
+    let Some(redis) = test_redis() else {
+        return;
+    };
+    let gl = MockGitLab::start().await;
+    let (px, py) = (free_port(), free_port());
+    let start = |port: u16| {
+        let public = format!("http://127.0.0.1:{port}");
+        start_gate(
+            &gl,
+            port,
+            &[
+                ("MCP_STORE_URL", redis.as_str()),
+                ("MCP_PUBLIC_URL", public.as_str()),
+                ("LOG_LEVEL", "info"),
+            ],
+        )
+    };
+    let (x, y) = (start(px), start(py));
+    x.ready(&client()).await;
+    y.ready(&client()).await;
+    let on_x = Flow::register(&x).await;
+    let t = on_x.login().await;
+    assert_eq!(call(&x, &t.access).await.status, 200);
+    let refused = call(&y, &t.access).await;
+    assert_eq!(refused.status, 401, "{}", refused.text);
+    assert!(
+        refused
+            .header("www-authenticate")
+            .is_some_and(|c| c.starts_with("Bearer")),
+        "{:?}",
+        refused.header("www-authenticate")
+    );
+    let (status, body) = on_x.on(&y).refresh(&t.refresh).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    assert_eq!(
+        call(&x, &t.access).await.status,
+        200,
+        "X's sign-in survives"
+    );
+    let (status, body) = on_x.refresh(&t.refresh).await;
+    assert_eq!(status, 200, "{body}");
+    let rotated = body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(call(&x, &rotated).await.status, 200);
+    assert_eq!(call(&y, &rotated).await.status, 401);
+
+    let on_y = Flow::register(&y).await;
+    let ty = on_y.login().await;
+    assert_eq!(call(&y, &ty.access).await.status, 200);
+    assert_eq!(call(&x, &ty.access).await.status, 401);
 }
