@@ -184,12 +184,20 @@ struct AccessRecord {
     client_id: String,
     scope: String,
     expires_at: u64,
+    /// The MCP endpoint (resource) the token was issued for: deployments sharing a store
+    /// never accept each other's tokens (catalogue OA20). Empty on records from before it
+    /// was stored: refused, the client refreshes.
+    #[serde(default)]
+    resource: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 struct RefreshRecord {
     grant_id: String,
     client_id: String,
+    /// As in [`AccessRecord`]; `None` on records from before it was stored (accepted).
+    #[serde(default)]
+    resource: Option<String>,
 }
 
 fn now_s() -> u64 {
@@ -400,7 +408,7 @@ impl OAuth {
             .await
             .map_err(unavailable)?
             .ok_or(AuthFailure::Invalid)?;
-        if record.expires_at <= now_s() {
+        if record.expires_at <= now_s() || record.resource != self.resource() {
             return Err(AuthFailure::Invalid);
         }
         let grant: Grant = self

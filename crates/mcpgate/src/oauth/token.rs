@@ -169,6 +169,15 @@ async fn refresh_grant(o: &OAuth, client_id: &str, form: &HashMap<String, String
         return token_error("invalid_request", "refresh_token is required");
     };
     let h = hash_token(token);
+    // Another deployment's token (sharing the store) is refused and left alone (OA20).
+    if let Ok(Some(r)) = o.get_json::<RefreshRecord>(&key::refresh(&h)).await
+        && r.resource.as_ref().is_some_and(|res| *res != o.resource())
+    {
+        return token_error(
+            "invalid_grant",
+            "the refresh token was issued for another resource",
+        );
+    }
     let record: RefreshRecord = match o.take_json(&key::refresh(&h)).await {
         Ok(Some(r)) => r,
         Ok(None) => return refresh_reused(o, client_id, &h).await,
@@ -279,10 +288,12 @@ async fn issue_tokens(o: &OAuth, grant: &Grant) -> Result<serde_json::Value, sup
         client_id: grant.client_id.clone(),
         scope: grant.scope.clone(),
         expires_at: now_s() + ttl.as_secs(),
+        resource: o.resource(),
     };
     let rt = RefreshRecord {
         grant_id: grant.id.clone(),
         client_id: grant.client_id.clone(),
+        resource: Some(o.resource()),
     };
     o.put_json(&key::access(&hash_token(&access)), &at, ttl)
         .await?;
@@ -302,7 +313,13 @@ async fn issue_tokens(o: &OAuth, grant: &Grant) -> Result<serde_json::Value, sup
 }
 
 /// `POST /oauth/revoke` (RFC 7009): always 200; a refresh token ends the whole grant.
-pub(super) async fn revoke(State(o): State<Arc<OAuth>>, body: Bytes) -> Response {
+/// A token issued to another client than the one named in the request (form `client_id` or
+/// HTTP Basic) is left alone (RFC 7009 §2.1), still with a 200.
+pub(super) async fn revoke(
+    State(o): State<Arc<OAuth>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Ok(form) = parse_form(&body) else {
         return oauth_error(
             StatusCode::BAD_REQUEST,
@@ -318,12 +335,19 @@ pub(super) async fn revoke(State(o): State<Arc<OAuth>>, body: Bytes) -> Response
         );
     };
     let h = hash_token(token);
-    if let Ok(Some(bytes)) = o.store.take(&key::access(&h)).await {
-        tracing::info!("access token revoked");
-        drop(bytes);
-    } else if let Ok(Some(bytes)) = o.store.take(&key::refresh(&h)).await {
-        if let Ok(r) = serde_json::from_slice::<RefreshRecord>(&bytes) {
-            revoke_grant(&o, &r.grant_id, "refresh token revoked by the client").await;
+    let caller = client_id_of(&headers, &form);
+    let foreign = |owner: &str| caller.as_deref().is_some_and(|c| c != owner);
+    if let Ok(Some(at)) = o.get_json::<AccessRecord>(&key::access(&h)).await {
+        if foreign(&at.client_id) {
+            tracing::warn!("revocation refused: the access token belongs to another client");
+        } else if let Ok(Some(_)) = o.store.take(&key::access(&h)).await {
+            tracing::info!("access token revoked");
+        }
+    } else if let Ok(Some(rt)) = o.get_json::<RefreshRecord>(&key::refresh(&h)).await {
+        if foreign(&rt.client_id) {
+            tracing::warn!("revocation refused: the refresh token belongs to another client");
+        } else if let Ok(Some(_)) = o.store.take(&key::refresh(&h)).await {
+            revoke_grant(&o, &rt.grant_id, "refresh token revoked by the client").await;
         }
     }
     cors(StatusCode::OK.into_response())

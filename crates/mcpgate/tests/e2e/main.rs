@@ -17,6 +17,7 @@ mod hardening;
 mod http;
 mod oauth;
 mod oauth_rows;
+mod oauth_rows2;
 mod replicas;
 mod stdio;
 mod support;
