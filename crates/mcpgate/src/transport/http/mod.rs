@@ -523,7 +523,7 @@ async fn oauth_entry(State(state): State<Arc<AppState>>, req: Request) -> Respon
         );
     }
     if let Some(refused) =
-        oauth_limit_key(&state, &req).and_then(|(path, key)| oauth_rate_limit(&state, path, key))
+        oauth_limit_key(&state, &req).and_then(|(path, key)| oauth_rate_limit(&state, &path, &key))
     {
         return refused;
     }
@@ -583,9 +583,9 @@ fn oauth_limit_key(state: &AppState, req: &Request) -> Option<(String, ratelimit
 /// A 429 answer in the OAuth error format when `key` is over its budget. Counted per replica
 /// (a flood is stopped where it lands; sign-ins of other clients are never slowed by a shared
 /// counter).
-fn oauth_rate_limit(state: &AppState, path: String, key: ratelimit::ClientKey) -> Option<Response> {
+fn oauth_rate_limit(state: &AppState, path: &str, key: &ratelimit::ClientKey) -> Option<Response> {
     let limiter = state.oauth_limiter.as_ref()?;
-    let wait = limiter.check(&key, Instant::now()).err()?;
+    let wait = limiter.check(key, Instant::now()).err()?;
     metrics::rate_limited("oauth");
     tracing::warn!(path = %path, "refused OAuth request: rate limit (HTTP_RATE_LIMIT_MAX_REQUESTS)");
     let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
