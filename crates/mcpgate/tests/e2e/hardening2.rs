@@ -144,3 +144,65 @@ async fn tr04_bulk_random_and_byte_level_hostile_session_ids() {
     }
     assert!(mock.recorded().is_empty());
 }
+
+/// TR08: `MCP-Protocol-Version: 1999-01-01` (and other unknown values) is a 400 whose
+/// JSON-RPC error (`-32022`) lists the supported versions in its message and in
+/// `data.supported`, with the requested value in `data.requested`; nothing reaches the
+/// upstream. Control: every listed version that still uses `initialize` is accepted by the
+/// same request (so the list is the truth, not decoration).
+#[tokio::test]
+async fn tr08_unknown_protocol_version_is_a_400_listing_the_supported_versions() {
+    let mock = MockUpstream::json(json!({"id": 42})).await;
+    let gate = HttpGate::start(&mock.url("/api/v4"), &[]);
+    let c = client();
+    gate.ready(&c).await;
+    let mcp = gate.url("/mcp");
+    let mut supported = Vec::new();
+    for version in ["1999-01-01", "2099-12-31", "garbage"] {
+        let a = rpc(
+            &c,
+            &mcp,
+            1,
+            "tools/list",
+            json!({}),
+            &[("mcp-protocol-version", version)],
+        )
+        .await;
+        assert_eq!(a.status, 400, "{version}: {}", a.text);
+        assert!(
+            a.header("content-type")
+                .is_some_and(|t| t.starts_with("application/json")),
+            "{:?}",
+            a.headers
+        );
+        let error = &a.body["error"];
+        assert_eq!(error["code"], json!(-32022), "{}", a.text);
+        assert_eq!(error["data"]["requested"], json!(version), "{}", a.text);
+        let list: Vec<String> = error["data"]["supported"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no data.supported: {}", a.text))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect();
+        let message = error["message"].as_str().unwrap();
+        for v in ["2025-03-26", "2025-06-18", "2025-11-25"] {
+            assert!(list.iter().any(|s| s == v), "{v} not listed: {}", a.text);
+            assert!(message.contains(v), "{v} not in the message: {message}");
+        }
+        assert!(!list.iter().any(|s| s == version), "{}", a.text);
+        supported = list;
+    }
+    for version in supported.iter().filter(|v| v.as_str() < "2026-07-28") {
+        let a = rpc(
+            &c,
+            &mcp,
+            2,
+            "tools/list",
+            json!({}),
+            &[("mcp-protocol-version", version)],
+        )
+        .await;
+        assert_eq!(a.status, 200, "listed {version} refused: {}", a.text);
+    }
+    assert!(mock.recorded().is_empty());
+}
