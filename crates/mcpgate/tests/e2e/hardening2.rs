@@ -206,3 +206,133 @@ async fn tr08_unknown_protocol_version_is_a_400_listing_the_supported_versions()
     }
     assert!(mock.recorded().is_empty());
 }
+
+/// A spec with one `multipart/form-data` upload whose field names are hostile: a path
+/// (`../../etc/passwd`), and names carrying `"` plus CRLF and a would-be header. File names
+/// come from field names (a tool caller cannot pick one), so the spec is where they enter.
+fn ub11_spec(base: &str) -> String {
+    json!({
+        "openapi": "3.0.3",
+        "info": {"title": "ub11", "version": "1"},
+        "servers": [{"url": base}],
+        "paths": {"/upload": {"post": {
+            "operationId": "upload",
+            "requestBody": {"content": {"multipart/form-data": {"schema": {
+                "type": "object",
+                "properties": {
+                    "../../etc/passwd": {"type": "string", "format": "binary"},
+                    "evil\"\r\nX-Injected-File: 1": {"type": "string", "format": "binary"},
+                    "note\"\r\nX-Injected-Name: 1": {"type": "string"},
+                },
+            }}}},
+            "responses": {"200": {"description": "ok"}},
+        }}},
+    })
+    .to_string()
+}
+
+/// UB11: multipart parts whose names hold `../../etc/passwd`, `"` and CRLF reach the upstream
+/// without header injection: no line of the body starts with the injected header, a file
+/// name has no path, quote or line break left (`filename="passwd"`), field names with `"` or
+/// CRLF are percent-encoded (`name*=utf-8''…%22%0D%0A…`), the part contents arrive intact,
+/// and the boundary is generated (hex, fresh on each call, not from the arguments).
+#[tokio::test]
+async fn ub11_hostile_multipart_names_are_escaped_and_the_boundary_is_generated() {
+    let mock = MockUpstream::json(json!({"ok": true})).await;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("ub11.json");
+    std::fs::write(&spec, ub11_spec(&mock.url("/api"))).unwrap();
+    let spec = spec.display().to_string();
+    let (listed, results) = crate::support::blocking(move || {
+        let mut s = crate::support::StdioServer::start(&["--spec", &spec], &[]);
+        let listed = s.request("tools/list", json!({}));
+        let props = listed["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "upload")
+            .map(|t| t["inputSchema"]["properties"].clone())
+            .unwrap_or_else(|| panic!("no upload tool: {listed}"));
+        let mut args = serde_json::Map::new();
+        for key in props.as_object().unwrap().keys() {
+            let value = if key.starts_with("note") {
+                "plain note".to_owned()
+            } else if key.contains("passwd") {
+                // "root:x:0:0"
+                "data:text/plain;base64,cm9vdDp4OjA6MA==".to_owned()
+            } else {
+                "data:application/octet-stream;base64,AAEC".to_owned()
+            };
+            args.insert(key.clone(), json!(value));
+        }
+        let args = serde_json::Value::Object(args);
+        let results = [s.call("upload", args.clone()), s.call("upload", args)];
+        (listed, results)
+    })
+    .await;
+    for r in &results {
+        assert_ne!(r["isError"], json!(true), "{r}\n{listed}");
+    }
+    let recorded = mock.recorded();
+    assert_eq!(recorded.len(), 2, "{listed}");
+    let mut boundaries = Vec::new();
+    for req in &recorded {
+        let ct = req.header("content-type").unwrap();
+        let boundary = ct
+            .strip_prefix("multipart/form-data; boundary=")
+            .unwrap_or_else(|| panic!("{ct}"));
+        assert!(
+            boundary.len() >= 32 && boundary.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'),
+            "{boundary}"
+        );
+        boundaries.push(boundary.to_owned());
+        let body = String::from_utf8_lossy(&req.body);
+        for line in body.split("\r\n") {
+            assert!(
+                !line.starts_with("X-Injected"),
+                "header injected into a part: {line:?}\n{body}"
+            );
+        }
+        let dispositions: Vec<&str> = body
+            .split("\r\n")
+            .filter(|l| l.starts_with("Content-Disposition:"))
+            .collect();
+        assert_eq!(dispositions.len(), 3, "{body}");
+        for d in &dispositions {
+            assert!(!d.contains('\r') && !d.contains('\n'), "{d:?}");
+            if let Some((_, f)) = d.split_once("; filename=\"") {
+                let name = f.strip_suffix('"').unwrap_or_else(|| panic!("{d}"));
+                assert!(
+                    !name.contains(['"', '/', '\\', '\r', '\n']),
+                    "unsafe file name in {d:?}"
+                );
+            }
+        }
+        assert!(
+            dispositions
+                .iter()
+                .any(|d| d.ends_with("filename=\"passwd\"")),
+            "{body}"
+        );
+        let evil = dispositions
+            .iter()
+            .find(|d| d.contains("X-Injected-File"))
+            .unwrap_or_else(|| panic!("{body}"));
+        assert!(
+            evil.contains("name*=utf-8''evil%22%0D%0AX-Injected-File"),
+            "{evil}"
+        );
+        let note = dispositions
+            .iter()
+            .find(|d| d.contains("X-Injected-Name"))
+            .unwrap_or_else(|| panic!("{body}"));
+        assert!(
+            note.contains("name*=utf-8''note%22%0D%0AX-Injected-Name"),
+            "{note}"
+        );
+        assert!(!note.contains("filename"), "{note}");
+        assert!(body.contains("\r\n\r\nroot:x:0:0\r\n"), "{body}");
+        assert!(body.contains("\r\n\r\nplain note\r\n"), "{body}");
+    }
+    assert_ne!(boundaries[0], boundaries[1], "boundary reused");
+}
