@@ -10,7 +10,7 @@ use mcpgate_core::spec::{LoadOptions, LoadedSpec, SpecError, load};
 use serde_json::Value;
 use std::io::Read;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 fn specs_dir() -> Option<PathBuf> {
     let dir = PathBuf::from(concat!(
@@ -409,4 +409,89 @@ fn owned_load_and_parallel_generation_give_the_same_catalog() {
         format!("{:?}", parallel.tools()),
         "tools differ between one thread and three (order, names or content)"
     );
+}
+
+/// A synthetic OpenAPI 3.0 document with `n` operations (one per path, methods cycling):
+/// small operations sharing one component schema, with hostile naming mixed in: every 97th
+/// repeats an operationId, every 89th has none, every 83rd differs from another only in
+/// punctuation (`item.5` next to `item_5`), so names must be made unique after sanitizing.
+fn synthetic_spec(n: usize) -> String {
+    let mut paths = String::with_capacity(n * 420);
+    for i in 0..n {
+        let method = ["get", "post", "put", "delete", "patch"][i % 5];
+        let id = if i % 97 == 0 {
+            "\"operationId\":\"dup\",".to_owned()
+        } else if i % 89 == 0 {
+            String::new()
+        } else if i % 83 == 0 && i > 0 {
+            format!("\"operationId\":\"item.{}\",", i - 1)
+        } else {
+            format!("\"operationId\":\"item_{i}\",")
+        };
+        if i > 0 {
+            paths.push(',');
+        }
+        paths.push_str(&format!(
+            "\"/r{i}/{{id}}\":{{\"{method}\":{{{id}\"summary\":\"Operation {i}\",\
+             \"parameters\":[{{\"name\":\"id\",\"in\":\"path\",\"required\":true,\
+             \"schema\":{{\"type\":\"integer\"}}}},{{\"name\":\"q\",\"in\":\"query\",\
+             \"schema\":{{\"type\":\"string\",\"maxLength\":64}}}}],\
+             \"responses\":{{\"200\":{{\"description\":\"ok\",\"content\":{{\"application/json\":\
+             {{\"schema\":{{\"$ref\":\"#/components/schemas/Item\"}}}}}}}}}}}}}}"
+        ));
+    }
+    format!(
+        "{{\"openapi\":\"3.0.3\",\"info\":{{\"title\":\"sp03\",\"version\":\"1\"}},\
+         \"servers\":[{{\"url\":\"http://127.0.0.1:1/api\"}}],\"paths\":{{{paths}}},\
+         \"components\":{{\"schemas\":{{\"Item\":{{\"type\":\"object\",\"properties\":\
+         {{\"id\":{{\"type\":\"integer\"}},\"name\":{{\"type\":\"string\"}}}}}}}}}}}}"
+    )
+}
+
+/// SP03: a synthetic spec of 50,000 operations loads, every operation becomes exactly one
+/// tool, tool names are unique (including the duplicated, missing and punctuation-colliding
+/// operationIds) and the catalogue order is the same across two independent loads (one and
+/// two generation threads). Load time and size are printed; the only time bound is a
+/// generous 60 s (debug build, busy machine). `tools/list` is not paginated by mcpgate (all
+/// tools in one result), so there is no cursor to check here.
+#[test]
+fn sp03_synthetic_50000_operation_spec_loads_with_unique_stable_tools() {
+    use mcpgate_core::tools::{CatalogOptions, catalog_from_spec};
+    use std::collections::HashSet;
+    const N: usize = 50_000;
+    let text = synthetic_spec(N);
+    let start = Instant::now();
+    let first = load_named(&text, "sp03.json").unwrap();
+    let loaded_in = start.elapsed();
+    let catalog = catalog_from_spec(&first.spec, &CatalogOptions::default());
+    let total = start.elapsed();
+    println!(
+        "sp03: {} bytes, {N} operations: load {loaded_in:?}, load + tools {total:?}",
+        text.len()
+    );
+    assert!(total < Duration::from_secs(60), "{total:?}");
+    assert_eq!(first.spec.operations.len(), N);
+    assert_eq!(catalog.len(), N);
+    let names: Vec<&str> = catalog.tools().iter().map(|t| t.name.as_str()).collect();
+    let distinct: HashSet<&str> = names.iter().copied().collect();
+    assert_eq!(distinct.len(), N, "tool names are not unique");
+    assert!(names.iter().all(|n| catalog.get(n).is_some()));
+    // Operations keep document order: the tool for `/r{i}` is the i-th.
+    for i in [0, 1, 82, 83, 89, 97, 49_999] {
+        assert_eq!(
+            first.spec.operations[i].path,
+            format!("/r{i}/{{id}}"),
+            "operation {i} out of order"
+        );
+    }
+    let second = load_named(&text, "sp03.json").unwrap();
+    let again = catalog_from_spec(
+        &second.spec,
+        &CatalogOptions {
+            threads: 2,
+            ..CatalogOptions::default()
+        },
+    );
+    let names_again: Vec<&str> = again.tools().iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, names_again, "tool order differs between two loads");
 }

@@ -69,8 +69,8 @@ async fn tr04_hostile_session_ids_are_refused_cleanly() {
     assert!(mock.recorded().is_empty());
 }
 
-/// TR08: an unsupported `MCP-Protocol-Version` is a 400 (rmcp's answer; it does not list the
-/// supported versions, which the catalogue asks for).
+/// TR08: an unsupported `MCP-Protocol-Version` is a 400 (rmcp's refusal, rewritten by mcpgate
+/// to list the supported versions: see `hardening2.rs`).
 #[tokio::test]
 async fn tr08_unsupported_protocol_version_is_a_400() {
     let (mock, gate) = gate(&[]).await;

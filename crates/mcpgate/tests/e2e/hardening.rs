@@ -454,6 +454,166 @@ async fn uf06_self_signed_upstream_fails_closed_with_a_clear_tool_error() {
     }
 }
 
+/// A throwaway CA (valid now) and two server certificates it signed for 127.0.0.1 and
+/// localhost with the same key: one whose validity ended in 2020, one valid now. Made with
+/// `openssl ca`, which (unlike `x509 -days`) can set dates in the past. Returns
+/// `(ca, expired, valid, key)`.
+fn ca_with_expired_and_valid_leaf(
+    dir: &std::path::Path,
+) -> (
+    std::path::PathBuf,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    std::path::PathBuf,
+) {
+    std::fs::write(
+        dir.join("ca.cnf"),
+        "[ca]\ndefault_ca = own\n\
+         [own]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\ndefault_md = sha256\n\
+         policy = any\nx509_extensions = leaf\nunique_subject = no\n\
+         [any]\ncommonName = supplied\n\
+         [req]\ndistinguished_name = dn\nprompt = no\n[dn]\nCN = localhost\n\
+         [root]\nbasicConstraints = critical,CA:TRUE\nkeyUsage = critical,keyCertSign,cRLSign\n\
+         subjectKeyIdentifier = hash\n\
+         [leaf]\nbasicConstraints = critical,CA:FALSE\n\
+         keyUsage = critical,digitalSignature,keyEncipherment\n\
+         extendedKeyUsage = serverAuth\nsubjectAltName = IP:127.0.0.1,DNS:localhost\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("index.txt"), "").unwrap();
+    std::fs::write(dir.join("serial"), "01\n").unwrap();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let sign = [
+        "ca", "-batch", "-config", "ca.cnf", "-cert", "ca.pem", "-keyfile", "ca.key",
+    ];
+    let steps: [Vec<&str>; 4] = [
+        [
+            &["req", "-x509"][..],
+            &ec,
+            &["-days", "2", "-config", "ca.cnf", "-extensions", "root"],
+        ]
+        .concat()
+        .into_iter()
+        .chain([
+            "-subj",
+            "/CN=uf06-ca",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ])
+        .collect(),
+        [
+            &["req", "-new"][..],
+            &ec,
+            &["-config", "ca.cnf", "-keyout", "leaf.key"],
+        ]
+        .concat()
+        .into_iter()
+        .chain(["-out", "leaf.csr"])
+        .collect(),
+        [
+            &sign[..],
+            &["-in", "leaf.csr", "-out", "expired.pem", "-notext"],
+        ]
+        .concat()
+        .into_iter()
+        .chain([
+            "-startdate",
+            "20200101000000Z",
+            "-enddate",
+            "20200102000000Z",
+        ])
+        .collect(),
+        [
+            &sign[..],
+            &[
+                "-in",
+                "leaf.csr",
+                "-out",
+                "valid.pem",
+                "-notext",
+                "-days",
+                "2",
+            ],
+        ]
+        .concat(),
+    ];
+    for args in steps {
+        let out = Command::new("openssl")
+            .args(&args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl is needed for the TLS upstream of UF06");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    (
+        dir.join("ca.pem"),
+        dir.join("expired.pem"),
+        dir.join("valid.pem"),
+        dir.join("leaf.key"),
+    )
+}
+
+/// UF06: an upstream whose certificate chains to a trusted CA (`SSL_CERT_FILE`) but expired
+/// in 2020 fails closed: the tool call is an `isError` result naming the certificate as
+/// expired, and the token is not echoed. Control: the same CA, key and names with a leaf
+/// valid now go through, so the refusal is about the validity period and nothing else.
+#[tokio::test]
+async fn uf06_expired_upstream_certificate_fails_closed_with_a_clear_tool_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, expired, valid, key) = ca_with_expired_and_valid_leaf(dir.path());
+    let (old, new) = (
+        TlsUpstream::start(&expired, &key),
+        TlsUpstream::start(&valid, &key),
+    );
+    let (old_base, new_base) = (
+        format!("https://127.0.0.1:{}/api/v4", old.port),
+        format!("https://127.0.0.1:{}/api/v4", new.port),
+    );
+    let (profile, spec) = (example_profile(), example_spec());
+    let ca_file = ca.display().to_string();
+    let (refused, accepted) = blocking(move || {
+        let args = ["--profile", profile.as_str(), "--spec", spec.as_str()];
+        let call = |base: &str| {
+            let mut s = StdioServer::start(
+                &args,
+                &[
+                    ("API_BASE_URL", base),
+                    ("GITLAB_TOKEN", "glpat-uf06-expired"),
+                    ("SSL_CERT_FILE", &ca_file),
+                ],
+            );
+            s.call(
+                "manage_projects",
+                json!({"action": "get", "project_id": "group/sub"}),
+            )
+        };
+        (call(&old_base), call(&new_base))
+    })
+    .await;
+    assert_eq!(refused["isError"], json!(true), "{refused}");
+    let message = text(&refused).to_lowercase();
+    assert!(
+        message.contains("cannot reach the upstream")
+            && message.contains("certificate")
+            && message.contains("expired"),
+        "{refused}"
+    );
+    assert!(!message.contains("glpat-uf06"), "{refused}");
+    assert_ne!(accepted["isError"], json!(true), "{accepted}");
+}
+
 /// A slowloris connection: a request line, then one header byte every 250 ms, never the end
 /// of the headers. Returns how long the server took to close it (`None`: still open after
 /// `limit`).

@@ -14,6 +14,7 @@ mod deploy;
 mod faults;
 mod grouped_calls;
 mod hardening;
+mod hardening2;
 mod http;
 mod oauth;
 mod oauth_rows;

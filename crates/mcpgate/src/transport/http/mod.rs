@@ -756,7 +756,51 @@ async fn mcp_entry(State(state): State<Arc<AppState>>, mut req: Request) -> Resp
             .await
             .map(Body::new)
     };
-    guard::decorate(resp, &origin)
+    guard::decorate(list_supported_versions(resp).await, &origin)
+}
+
+/// rmcp refuses an unknown `MCP-Protocol-Version` header with a plain-text 400 that does not
+/// say which versions it speaks (TR08). That answer, and only it (rmcp decides when a header
+/// is unknown and when an unknown one is allowed, e.g. with a per-request version in the
+/// body), becomes a JSON-RPC `-32022` error whose message and `data.supported` list the
+/// versions rmcp accepts in the header.
+async fn list_supported_versions(resp: Response) -> Response {
+    const PREFIX: &[u8] = b"Bad Request: Unsupported MCP-Protocol-Version: ";
+    // rmcp's refusals are short bodies without a content type; everything else passes as is.
+    if resp.status() != StatusCode::BAD_REQUEST || resp.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let Some(requested) = bytes.strip_prefix(PREFIX) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    let supported: Vec<&str> = rmcp::model::ProtocolVersion::KNOWN_VERSIONS
+        .iter()
+        .map(rmcp::model::ProtocolVersion::as_str)
+        .collect();
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {
+            "code": rmcp::model::ErrorCode::UNSUPPORTED_PROTOCOL_VERSION.0,
+            "message": format!(
+                "Unsupported MCP-Protocol-Version; supported versions: {}",
+                supported.join(", ")
+            ),
+            "data": {
+                "requested": String::from_utf8_lossy(requested),
+                "supported": supported,
+            },
+        },
+    });
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// Versions whose stateless `tools/call` needs nothing beyond the body (later versions add
