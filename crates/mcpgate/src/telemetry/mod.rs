@@ -18,7 +18,7 @@ const RMCP_SESSIONS: &str = "rmcp::transport::streamable_http_server::session::l
 /// request at info, which would double the log volume of the access log.
 ///
 /// Lines are gathered in a bounded buffer that a writer thread writes to stderr in batches
-/// ([`writer`]): request tasks never block on the pipe and no line is dropped. Keep the
+/// (`telemetry/writer.rs`): request tasks never block on the pipe and no line is dropped. Keep the
 /// returned guard until exit: dropping it flushes what is pending.
 pub fn init(level: &str, format: LogFormat) -> LogGuard {
     let level = level.trim();
