@@ -25,6 +25,20 @@ KEY = base64.b64encode(os.urandom(32)).decode()
 CLIENT_ID, CLIENT_SECRET = "soak-app", "soak-secret"
 
 
+def profile_without_outbound_limit():
+    """The example OAuth profile minus its outbound `rate_limit` (600 calls/min per replica):
+    with it, the run measures the limit (calls paced at 10/s per replica, ~400-900 ms waits
+    once the burst is spent), not the gateway."""
+    profile = json.loads((ROOT / "examples/gitlab/oauth-profile.json").read_text())
+    profile.get("interceptors", {}).pop("rate_limit", None)
+    path = pathlib.Path(os.environ.get("TMPDIR", "/tmp")) / f"mcpgate-soak-profile-{os.getpid()}.json"
+    path.write_text(json.dumps(profile))
+    return path
+
+
+PROFILE = None  # set by main()
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -118,7 +132,7 @@ class Replica:
                    GITLAB_OAUTH_CLIENT_ID=CLIENT_ID, GITLAB_OAUTH_CLIENT_SECRET=CLIENT_SECRET,
                    GITLAB_OAUTH_REDIRECT_URI=f"{self.public}/oauth/callback",
                    API_BASE_URL=f"http://127.0.0.1:{self.gl_port}/api/v4")
-        self.proc = subprocess.Popen([str(BIN), "serve", "--profile", str(ROOT / "examples/gitlab/oauth-profile.json"),
+        self.proc = subprocess.Popen([str(BIN), "serve", "--profile", str(PROFILE),
                                       "--spec", str(ROOT / "examples/gitlab/openapi.yaml")],
                                      env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         until = time.time() + 30
@@ -202,6 +216,8 @@ def main():
     ap.add_argument("--workers", type=int, default=8)
     ap.add_argument("--latency-ms", type=float, default=20)
     a = ap.parse_args()
+    global PROFILE
+    PROFILE = profile_without_outbound_limit()
     gl = GitLab(a.latency_ms / 1000)
     ports = [free_port(), free_port()]
     public = f"http://127.0.0.1:{ports[0]}"
@@ -291,6 +307,7 @@ def main():
     print(f"lost logins {lost} of {len(users)} (every user's last tokens replayed on both replicas)")
     for r in replicas:
         r.kill()
+    PROFILE.unlink(missing_ok=True)
     sys.exit(1 if errors or wrong_user or lost else 0)
 
 
