@@ -113,6 +113,9 @@ class GitLab:
         class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
             daemon_threads = True
 
+            def handle_error(self, request, client_address):
+                pass  # a killed replica resets its pooled connections: expected, not news
+
         self.server = Server(("127.0.0.1", 0), H)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
