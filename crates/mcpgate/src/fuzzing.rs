@@ -89,6 +89,7 @@ fn http_harness() -> &'static HttpHarness {
             port: 0,
             session_mode: SessionMode::Stateless,
             session_timeout: Duration::from_secs(60),
+            max_sessions: 1000,
             allowed_origins: Vec::new(),
             allowed_hosts: vec!["localhost".into()],
             rate_limit_per_minute: None,

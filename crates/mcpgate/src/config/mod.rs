@@ -147,6 +147,13 @@ pub struct HttpArgs {
         default_value_t = 1_800_000
     )]
     pub session_timeout_ms: u64,
+    /// Most live stateful sessions; a new `initialize` beyond it gets 503 with `Retry-After`.
+    #[arg(
+        long = "max-sessions",
+        env = "MCP_MAX_SESSIONS",
+        default_value_t = 1000
+    )]
+    pub max_sessions: usize,
     /// Browser origins allowed to call /mcp (comma list of `scheme://host[:port]`).
     #[arg(
         long = "allowed-origins",
@@ -336,6 +343,8 @@ pub struct HttpSettings {
     pub session_mode: SessionMode,
     /// Idle expiry of stateful sessions.
     pub session_timeout: Duration,
+    /// Most live stateful sessions at once.
+    pub max_sessions: usize,
     /// Allowed browser origins, normalised (`scheme://host:port`, lower case).
     pub allowed_origins: Vec<String>,
     /// Allowed `Host` values: a bare host matches any port, `host:port` only that port.
@@ -453,6 +462,9 @@ impl ServeArgs {
                     .with_context(|| format!("MCP_TRUSTED_PROXIES: `{p}` is not an IP or CIDR"))?,
             );
         }
+        if h.max_sessions == 0 {
+            bail!("MCP_MAX_SESSIONS must be positive");
+        }
         if h.max_body_bytes == 0 {
             bail!("MCP_MAX_BODY_BYTES must be positive");
         }
@@ -461,6 +473,7 @@ impl ServeArgs {
             port: self.port,
             session_mode: h.session_mode,
             session_timeout: Duration::from_millis(h.session_timeout_ms.max(1)),
+            max_sessions: h.max_sessions,
             allowed_origins,
             allowed_hosts,
             rate_limit_per_minute: (h.rate_limit_enabled && h.rate_limit_max_requests > 0)

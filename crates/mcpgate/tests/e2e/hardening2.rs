@@ -1,8 +1,8 @@
 //! More hardening rows against the real binary on loopback: hostile session ids in bulk and
 //! at the byte level (TR04), an unknown `MCP-Protocol-Version` (TR08), hostile multipart file
-//! names (UB11). Each test is named by the catalogue id it covers.
+//! names (UB11), the cap on live stateful sessions (DoS05). Each test is named by the catalogue id it covers.
 
-use crate::http::{HttpGate, client, rpc};
+use crate::http::{HttpGate, client, post_raw, rpc};
 use crate::support::MockUpstream;
 use serde_json::json;
 use std::time::Duration;
@@ -335,4 +335,97 @@ async fn ub11_hostile_multipart_names_are_escaped_and_the_boundary_is_generated(
         assert!(body.contains("\r\n\r\nplain note\r\n"), "{body}");
     }
     assert_ne!(boundaries[0], boundaries[1], "boundary reused");
+}
+
+/// DoS05 (stateful mode, `MCP_MAX_SESSIONS=3`): three `initialize` calls open sessions; the
+/// fourth (no DELETE in between) is a 503 with `Retry-After` and a JSON-RPC error naming
+/// MCP_MAX_SESSIONS, and opens no session; an existing session still answers `tools/list`;
+/// after one session is DELETEd a new `initialize` succeeds, and the cap holds again.
+#[tokio::test]
+async fn dos05_session_cap_refuses_new_sessions_and_frees_on_delete() {
+    let mock = MockUpstream::json(json!({"id": 42})).await;
+    let gate = HttpGate::start(
+        &mock.url("/api/v4"),
+        &[
+            ("MCP_SESSION_MODE", "stateful"),
+            ("MCP_MAX_SESSIONS", "3"),
+            ("HTTP_RATE_LIMIT_MAX_REQUESTS", "100000"),
+        ],
+    );
+    let c = client();
+    gate.ready(&c).await;
+    let mcp = gate.url("/mcp");
+    let open = |id: u64| {
+        let (c, mcp) = (c.clone(), mcp.clone());
+        async move {
+            let a = rpc(&c, &mcp, id, "initialize", init(), &[]).await;
+            assert_eq!(a.status, 200, "{}", a.text);
+            let sid = a.header("mcp-session-id").expect("session id").to_owned();
+            let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+            let n = post_raw(
+                &c,
+                &mcp,
+                note.to_string(),
+                &[("mcp-session-id", &sid), ("mcp-protocol-version", V)],
+            )
+            .await;
+            assert_eq!(n.status, 202, "{}", n.text);
+            sid
+        }
+    };
+    let refused = |id: u64| {
+        let (c, mcp) = (c.clone(), mcp.clone());
+        async move {
+            let a = rpc(&c, &mcp, id, "initialize", init(), &[]).await;
+            assert_eq!(a.status, 503, "{}", a.text);
+            let wait: u64 = a
+                .header("retry-after")
+                .expect("Retry-After")
+                .parse()
+                .expect("Retry-After in seconds");
+            assert!(wait >= 1, "{wait}");
+            assert!(a.header("mcp-session-id").is_none());
+            assert_eq!(a.body["jsonrpc"], "2.0", "{}", a.text);
+            assert_eq!(a.body["id"], id, "{}", a.text);
+            let msg = a.body["error"]["message"].as_str().unwrap_or_default();
+            assert!(
+                msg.contains("session limit") && msg.contains("MCP_MAX_SESSIONS"),
+                "{}",
+                a.text
+            );
+        }
+    };
+    let mut sids = Vec::new();
+    for i in 1..=3 {
+        sids.push(open(i).await);
+    }
+    refused(4).await;
+    refused(5).await;
+    // Existing sessions keep working.
+    for (i, sid) in sids.iter().enumerate() {
+        let list = rpc(
+            &c,
+            &mcp,
+            10 + i as u64,
+            "tools/list",
+            json!({}),
+            &[("mcp-session-id", sid), ("mcp-protocol-version", V)],
+        )
+        .await;
+        assert_eq!(list.status, 200, "{}", list.text);
+        assert!(list.body["result"]["tools"].is_array(), "{}", list.text);
+    }
+    // DELETE one: room for exactly one new session.
+    let del = c
+        .delete(&mcp)
+        .header("mcp-session-id", &sids[0])
+        .header("mcp-protocol-version", V)
+        .send()
+        .await
+        .unwrap();
+    assert!(del.status().is_success(), "{}", del.status());
+    let fresh = open(20).await;
+    assert!(!sids.contains(&fresh));
+    refused(21).await;
+    assert!(mock.recorded().is_empty());
 }

@@ -932,6 +932,25 @@ async fn post(state: &AppState, service: &McpService, req: Request) -> Response 
         }
     };
     let label = metrics::method_label(method.as_deref());
+    // DoS05: a new stateful session only while fewer than MCP_MAX_SESSIONS are live (they end
+    // on DELETE or idle expiry). Concurrent `initialize`s may overshoot by their number.
+    if s.session_mode == SessionMode::Stateful
+        && method.as_deref() == Some("initialize")
+        && !parts.headers.contains_key("mcp-session-id")
+        && state.sessions.sessions.read().await.len() >= s.max_sessions
+    {
+        metrics::mcp_request(label, "session_limit");
+        tracing::warn!("refused initialize: session limit reached (MCP_MAX_SESSIONS)");
+        let mut resp = jsonrpc::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            id,
+            jsonrpc::INTERNAL_ERROR,
+            "session limit reached (MCP_MAX_SESSIONS); retry later or end a session with DELETE",
+        );
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return resp;
+    }
     let permit: Option<OwnedSemaphorePermit> = if label == "tools/call" {
         state.tool_permits.clone().acquire_owned().await.ok()
     } else {
