@@ -14,6 +14,19 @@ use url::Url;
 const MAX_BYTES: usize = 64 * 1024;
 const CACHE_TTL: Duration = Duration::from_secs(600);
 const CACHE_MAX: usize = 1000;
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a fetch or a body read failed, saying so plainly when it was the time limit.
+fn fetch_error(doing: &str, e: reqwest::Error) -> String {
+    if e.is_timeout() {
+        format!(
+            "the client metadata document did not arrive within {} s",
+            TIMEOUT.as_secs()
+        )
+    } else {
+        format!("{doing} the client metadata document: {}", e.without_url())
+    }
+}
 
 /// What we use of a metadata document.
 #[derive(Debug, Clone)]
@@ -104,7 +117,7 @@ impl Fetcher {
         }
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(5))
+            .timeout(TIMEOUT)
             .resolve(&lookup_host, first)
             .build()
             .map_err(|e| e.to_string())?;
@@ -113,12 +126,7 @@ impl Fetcher {
             .header(http::header::ACCEPT, "application/json")
             .send()
             .await
-            .map_err(|e| {
-                format!(
-                    "cannot fetch the client metadata document: {}",
-                    e.without_url()
-                )
-            })?;
+            .map_err(|e| fetch_error("cannot fetch", e))?;
         if !resp.status().is_success() {
             return Err(format!(
                 "the client metadata document answered HTTP {}",
@@ -126,11 +134,7 @@ impl Fetcher {
             ));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = resp
-            .chunk()
-            .await
-            .map_err(|e| format!("reading the client metadata document: {}", e.without_url()))?
-        {
+        while let Some(chunk) = resp.chunk().await.map_err(|e| fetch_error("reading", e))? {
             if body.len() + chunk.len() > MAX_BYTES {
                 return Err(format!(
                     "the client metadata document is larger than {MAX_BYTES} bytes"

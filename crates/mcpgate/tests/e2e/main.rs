@@ -9,6 +9,7 @@
 
 mod binary;
 mod catalogue_http;
+mod cimd_rows;
 mod composite;
 mod deploy;
 mod faults;
