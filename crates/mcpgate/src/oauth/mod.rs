@@ -20,6 +20,7 @@ mod cimd;
 mod crypto;
 mod page;
 mod routes;
+pub(crate) use routes::cors;
 mod store;
 mod token;
 mod upstream;

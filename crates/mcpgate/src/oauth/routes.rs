@@ -80,7 +80,8 @@ pub fn router(oauth: Arc<OAuth>) -> Router {
         .with_state(oauth)
 }
 
-pub(super) fn cors(mut resp: Response) -> Response {
+/// The CORS headers of the OAuth endpoints browser-based MCP clients call.
+pub(crate) fn cors(mut resp: Response) -> Response {
     let h = resp.headers_mut();
     h.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,

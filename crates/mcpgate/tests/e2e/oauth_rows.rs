@@ -581,6 +581,13 @@ async fn oa27_register_burst_and_registrations_carry_a_ttl() {
             assert!(ids.insert(v["client_id"].as_str().unwrap().to_owned()));
         } else {
             assert_eq!(r.status(), 429, "registration {i} is over the budget");
+            assert_eq!(
+                r.headers()
+                    .get("access-control-allow-origin")
+                    .and_then(|v| v.to_str().ok()),
+                Some("*"),
+                "registration {i}: a browser-based client must be able to read the 429"
+            );
             let retry = r.headers().get("retry-after").and_then(|v| v.to_str().ok());
             assert!(
                 retry

@@ -601,7 +601,8 @@ fn oauth_rate_limit(state: &AppState, path: &str, key: &ratelimit::ClientKey) ->
     if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
         resp.headers_mut().insert(header::RETRY_AFTER, v);
     }
-    Some(resp)
+    // With the endpoints' CORS headers, so a browser-based client sees the 429 itself.
+    Some(crate::oauth::cors(resp))
 }
 
 fn owners(state: &AppState) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
