@@ -273,11 +273,14 @@ impl<'de> Visitor<'de> for ValueVisitor {
                 None => break,
             }
         }
+        out.shrink_to_fit();
         Ok(Value::Array(out))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Map::with_capacity(map.size_hint().unwrap_or(0).min(1024));
+        // Entries are gathered first and the map is built at its exact size: a map grown
+        // insert by insert keeps up to twice the entries' room (GitHub's spec has ~150k maps).
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(1024));
         while let Some(key) = map.next_key_seed(KeySeed)? {
             if skipped(self.level, &key) {
                 map.next_value::<IgnoredAny>()?;
@@ -289,8 +292,11 @@ impl<'de> Visitor<'de> for ValueVisitor {
             };
             let seed = self.child(level).map_err(de::Error::custom)?;
             let value = map.next_value_seed(seed)?;
-            out.insert(key, value);
+            entries.push((key, value));
         }
+        let mut out = Map::with_capacity(entries.len());
+        // Later duplicates replace earlier values in place, as before.
+        out.extend(entries);
         Ok(Value::Object(out))
     }
 }
@@ -387,6 +393,14 @@ mod tests {
         let v = parse_document("z: 1\na: 2\nm: 3\n", "t").unwrap();
         let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys, ["z", "a", "m"]);
+    }
+
+    #[test]
+    fn a_repeated_json_key_keeps_its_first_place_and_its_last_value() {
+        let v = parse_document(r#"{"a": 1, "b": {"x": [1, 2]}, "a": 3}"#, "t").unwrap();
+        let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys, ["a", "b"]);
+        assert_eq!(v, json!({"a": 3, "b": {"x": [1, 2]}}));
     }
 
     #[test]
