@@ -326,6 +326,13 @@ impl OAuth {
         format!("{}/mcp", self.issuer())
     }
 
+    /// Whether `resource` is ours ([`Self::resource`]), without building it: this runs on
+    /// every authenticated call.
+    fn is_our_resource(&self, resource: &str) -> bool {
+        resource.strip_suffix("/mcp")
+            == Some(self.settings.public_url.as_str().trim_end_matches('/'))
+    }
+
     /// The `WWW-Authenticate` value for a 401 on `/mcp`.
     pub fn challenge(&self, failure: AuthFailure) -> String {
         let mut v = format!(
@@ -409,7 +416,7 @@ impl OAuth {
             .await
             .map_err(unavailable)?
             .ok_or(AuthFailure::Invalid)?;
-        if record.expires_at <= now_s() || record.resource != self.resource() {
+        if record.expires_at <= now_s() || !self.is_our_resource(&record.resource) {
             return Err(AuthFailure::Invalid);
         }
         let grant: Grant = self

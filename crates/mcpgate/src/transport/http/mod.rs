@@ -533,13 +533,12 @@ async fn oauth_entry(State(state): State<Arc<AppState>>, req: Request) -> Respon
     }
 }
 
-/// Takes one request from `key`'s budget of `HTTP_RATE_LIMIT_MAX_REQUESTS` a minute: in the
-/// shared store when there is one (all replicas count together, under `prefix`), else, or
-/// when the store is down, in this replica's `limiter`.
+/// Takes one request from `key`'s budget of `HTTP_RATE_LIMIT_MAX_REQUESTS` a minute on `/mcp`:
+/// in the shared store when there is one (all replicas count together), else, or when the
+/// store is down, in this replica's `limiter`.
 async fn take_token(
     state: &AppState,
     limiter: &ratelimit::RateLimiter,
-    prefix: &str,
     key: &ratelimit::ClientKey,
 ) -> Result<(), Duration> {
     let shared = state.oauth.get().filter(|o| o.store().is_shared());
@@ -549,7 +548,7 @@ async fn take_token(
     let per_minute = state.settings.rate_limit_per_minute.unwrap_or(u32::MAX);
     match oauth
         .store()
-        .count_in_window(&format!("{prefix}:{key}"), Duration::from_secs(60))
+        .count_in_window(&format!("rl:{key}"), Duration::from_secs(60))
         .await
     {
         Ok((n, reset)) if n > u64::from(per_minute) => Err(reset),
@@ -668,7 +667,7 @@ async fn mcp_entry(State(state): State<Arc<AppState>>, mut req: Request) -> Resp
         };
         let verdict = match key {
             None => Ok(()),
-            Some(key) => take_token(&state, limiter, "rl", &key).await,
+            Some(key) => take_token(&state, limiter, &key).await,
         };
         if let Err(wait) = verdict {
             metrics::rate_limited("inbound");
