@@ -89,6 +89,7 @@ pub fn spec_loader(data: &[u8]) {
         &LoadOptions {
             source_name: "fuzz.yaml",
             external: &none,
+            response_schemas: true,
         },
     ) {
         let _ = tools::catalog_from_spec(&loaded.spec, &CatalogOptions::default());
@@ -112,6 +113,7 @@ fn builder_catalog() -> &'static ToolCatalog {
             &LoadOptions {
                 source_name: "builder.json",
                 external: &none,
+                response_schemas: true,
             },
         )
         .unwrap_or_else(|e| panic!("the built-in fuzz spec must load: {e}"));

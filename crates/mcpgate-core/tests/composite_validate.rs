@@ -23,6 +23,7 @@ fn gitlab() -> ApiSpec {
         &LoadOptions {
             source_name: "gitlab.yaml",
             external: &none,
+            response_schemas: true,
         },
     )
     .unwrap()

@@ -80,6 +80,7 @@ fn catalog() -> ToolCatalog {
         &LoadOptions {
             source_name: "t.yaml",
             external: &none,
+            response_schemas: true,
         },
     )
     .unwrap();
@@ -343,6 +344,7 @@ fn step_inputs_override_tool_arguments_and_stay_in_one_segment() {
         &LoadOptions {
             source_name: "t.yaml",
             external: &none,
+            response_schemas: true,
         },
     )
     .unwrap()
@@ -418,6 +420,7 @@ paths:
         &LoadOptions {
             source_name: "redos.yaml",
             external: &none,
+            response_schemas: true,
         },
     )
     .unwrap();

@@ -52,6 +52,7 @@ fn load_named(text: &str, name: &str) -> Result<LoadedSpec, SpecError> {
         &LoadOptions {
             source_name: name,
             external: &no_external,
+            response_schemas: true,
         },
     )
 }
@@ -391,6 +392,7 @@ fn owned_load_and_parallel_generation_give_the_same_catalog() {
         &LoadOptions {
             source_name: name,
             external: &no_external,
+            response_schemas: true,
         },
     )
     .unwrap();

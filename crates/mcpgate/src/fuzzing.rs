@@ -51,6 +51,7 @@ fn http_harness() -> &'static HttpHarness {
             &LoadOptions {
                 source_name: "fuzz.json",
                 external: &none,
+                response_schemas: true,
             },
         )
         .unwrap_or_else(|e| panic!("the built-in fuzz spec must load: {e}"));

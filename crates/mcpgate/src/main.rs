@@ -109,7 +109,7 @@ type OAuthDef = (mcpgate_core::profile::OAuthConfigDef, String);
 fn load(
     args: ServeArgs,
 ) -> anyhow::Result<(std::sync::Arc<mcpgate::mcp::Gateway>, Option<OAuthDef>)> {
-    let sources = args.source.load()?;
+    let sources = args.source.load_for_serving()?;
     for d in &sources.diagnostics {
         if d.is_error() {
             tracing::error!(source = %d.source, pointer = %d.pointer, "{}", d.message);

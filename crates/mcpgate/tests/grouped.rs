@@ -48,6 +48,7 @@ fn shared_specs() -> Vec<(String, ApiSpec)> {
             &LoadOptions {
                 source_name: &name,
                 external: &none,
+                response_schemas: true,
             },
         )
         .unwrap()

@@ -26,6 +26,7 @@ fn load(text: &str) -> ApiSpec {
         &LoadOptions {
             source_name: "spec",
             external: &none,
+            response_schemas: true,
         },
     )
     .unwrap()

@@ -3,11 +3,13 @@
 //! Steps: parse (skipping sections never read, see [`super::parse`]), check the version, fetch
 //! and index external documents ([`super::resolve::Docs`]), then build servers, security and
 //! operations, resolving references on the way; finally the `defs` queue is drained and the raw
-//! documents are dropped. Cost on big specs is dominated by building and freeing the raw
-//! `serde_json::Value` tree (GitHub: parse ≈ 1/3, freeing ≈ 1/4, resolution ≈ 1/3 of the time);
-//! a faster allocator in the server binary helps both.
+//! documents are dropped. The raw documents are a compact read-only tree
+//! ([`super::tree::Node`]), not `serde_json::Value`: building, holding and freeing them is
+//! most of a big spec's load cost, and the tree is about a quarter of the size. Response
+//! schemas are resolved only when asked for ([`LoadOptions::response_schemas`]).
 
 use super::resolve::{Docs, Mode, Resolver};
+use super::tree::Node;
 use super::{
     ApiSpec, Encoding, LoadedSpec, MediaType, Operation, Parameter, ParameterLocation,
     ParameterStyle, RequestBody, Response, SecurityScheme,
@@ -45,12 +47,19 @@ pub struct LoadOptions<'a> {
     /// Resolves an external reference (relative URI as written in `$ref`, without fragment) to
     /// its text; `None` means "not available", which becomes a diagnostic.
     pub external: &'a dyn Fn(&str) -> Option<String>,
+    /// Whether response schemas are resolved. When `false`, responses keep their status,
+    /// description and media types but every response schema is `{}` and is not read: a
+    /// server that generates neither output schemas nor composite tools never looks at them,
+    /// and they are most of what a big spec's `$defs` hold (GitHub: ~10 MiB of the load's
+    /// peak). `check` and anything that validates composites need `true`.
+    pub response_schemas: bool,
 }
 
 impl std::fmt::Debug for LoadOptions<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LoadOptions")
             .field("source_name", &self.source_name)
+            .field("response_schemas", &self.response_schemas)
             .finish_non_exhaustive()
     }
 }
@@ -76,7 +85,7 @@ pub fn load_owned(text: String, options: &LoadOptions<'_>) -> Result<LoadedSpec,
 }
 
 fn load_parsed(
-    root: Value,
+    root: Node,
     needs_scan: bool,
     options: &LoadOptions<'_>,
 ) -> Result<LoadedSpec, SpecError> {
@@ -86,6 +95,7 @@ fn load_parsed(
     let mut b = Builder {
         r: Resolver::new(&docs),
         operation_ids: HashSet::new(),
+        response_schemas: options.response_schemas,
     };
     let info = root.get("info");
     let title = b.info_string(info, "title");
@@ -112,8 +122,8 @@ fn load_parsed(
 }
 
 /// The [`SecurityScheme`] a resolved scheme object describes (`None`: apiKey in an unknown place).
-fn scheme_of(def: &Value) -> Option<SecurityScheme> {
-    let field = |k: &str| def.get(k).and_then(Value::as_str).unwrap_or_default();
+fn scheme_of(def: &Node) -> Option<SecurityScheme> {
+    let field = |k: &str| def.get(k).and_then(Node::as_str).unwrap_or_default();
     Some(match field("type") {
         "http" => {
             let s = field("scheme");
@@ -140,7 +150,7 @@ fn scheme_of(def: &Value) -> Option<SecurityScheme> {
 }
 
 /// Checks the document is OpenAPI 3.0.x or 3.1.x and returns the version string.
-fn check_version(root: &Value, source_name: &str) -> Result<String, SpecError> {
+fn check_version(root: &Node, source_name: &str) -> Result<String, SpecError> {
     let fail = |message: String| SpecError::NotOpenApi3 {
         source_name: source_name.to_owned(),
         message,
@@ -158,7 +168,7 @@ fn check_version(root: &Value, source_name: &str) -> Result<String, SpecError> {
         )));
     }
     let Some(v) = obj.get("openapi") else {
-        let keys: Vec<&str> = obj.keys().map(String::as_str).take(12).collect();
+        let keys: Vec<&str> = obj.keys().take(12).collect();
         let listed = if keys.is_empty() {
             "the document is empty".to_owned()
         } else {
@@ -189,21 +199,21 @@ fn check_version(root: &Value, source_name: &str) -> Result<String, SpecError> {
     Ok(version)
 }
 
-fn kind_of(v: &Value) -> &'static str {
+fn kind_of(v: &Node) -> &'static str {
     match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+        Node::Null => "null",
+        Node::Bool(_) => "a boolean",
+        Node::Number(_) => "a number",
+        Node::String(_) => "a string",
+        Node::Array(_) => "an array",
+        Node::Object(_) => "an object",
     }
 }
 
-fn scalar_text(v: &Value) -> Option<String> {
+fn scalar_text(v: &Node) -> Option<String> {
     match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
+        Node::String(s) => Some(s.to_string()),
+        Node::Number(n) => Some(n.to_string()),
         _ => None,
     }
 }
@@ -223,6 +233,8 @@ const METHODS: [(&str, Method); 8] = [
 struct Builder<'d> {
     r: Resolver<'d>,
     operation_ids: HashSet<String>,
+    /// [`LoadOptions::response_schemas`].
+    response_schemas: bool,
 }
 
 fn ptr_join(base: &str, token: &str) -> String {
@@ -238,7 +250,7 @@ impl<'d> Builder<'d> {
         self.r.diag(true, doc, ptr, message);
     }
 
-    fn info_string(&mut self, info: Option<&Value>, key: &str) -> String {
+    fn info_string(&mut self, info: Option<&Node>, key: &str) -> String {
         match info.and_then(|i| i.get(key)).and_then(scalar_text) {
             Some(s) => s,
             None => {
@@ -249,7 +261,7 @@ impl<'d> Builder<'d> {
     }
 
     /// `servers[].url` with variables replaced by their defaults.
-    fn servers(&mut self, doc: usize, servers: Option<&Value>, ptr: &str) -> Vec<String> {
+    fn servers(&mut self, doc: usize, servers: Option<&Node>, ptr: &str) -> Vec<String> {
         let Some(servers) = servers else {
             return Vec::new();
         };
@@ -260,7 +272,7 @@ impl<'d> Builder<'d> {
         let mut out = Vec::new();
         for (i, server) in list.iter().enumerate() {
             let sp = format!("{ptr}/{i}");
-            let Some(url) = server.get("url").and_then(Value::as_str) else {
+            let Some(url) = server.get("url").and_then(Node::as_str) else {
                 self.warn(doc, &sp, "server has no `url`; ignored".to_owned());
                 continue;
             };
@@ -297,7 +309,7 @@ impl<'d> Builder<'d> {
     }
 
     /// The schemes of the first global security requirement.
-    fn security(&mut self, root: &'d Value) -> Vec<SecurityScheme> {
+    fn security(&mut self, root: &'d Node) -> Vec<SecurityScheme> {
         let Some(reqs) = root.get("security") else {
             return Vec::new();
         };
@@ -317,7 +329,7 @@ impl<'d> Builder<'d> {
             .and_then(|c| c.get("securitySchemes"));
         let mut out = Vec::new();
         for name in first.keys() {
-            let ptr = pointer(["components", "securitySchemes", name.as_str()]);
+            let ptr = pointer(["components", "securitySchemes", name]);
             let Some(def) = schemes.and_then(|s| s.get(name)) else {
                 self.warn(
                     0,
@@ -336,17 +348,17 @@ impl<'d> Builder<'d> {
     }
 
     /// Every entry of `components.securitySchemes` that mcpgate understands, in document order.
-    fn declared_security(&mut self, root: &'d Value) -> Vec<SecurityScheme> {
+    fn declared_security(&mut self, root: &'d Node) -> Vec<SecurityScheme> {
         let Some(schemes) = root
             .get("components")
             .and_then(|c| c.get("securitySchemes"))
-            .and_then(Value::as_object)
+            .and_then(Node::as_object)
         else {
             return Vec::new();
         };
         let mut out = Vec::new();
         for (name, def) in schemes {
-            let ptr = pointer(["components", "securitySchemes", name.as_str()]);
+            let ptr = pointer(["components", "securitySchemes", name]);
             if let Some(scheme) = self.quiet_scheme(def, &ptr) {
                 out.push(scheme);
             }
@@ -355,10 +367,10 @@ impl<'d> Builder<'d> {
     }
 
     /// One security scheme; warns about an unsupported apiKey location.
-    fn scheme(&mut self, name: &str, def: &'d Value, ptr: &str) -> Option<SecurityScheme> {
+    fn scheme(&mut self, name: &str, def: &'d Node, ptr: &str) -> Option<SecurityScheme> {
         let (_, def) = self.r.deref_object(0, def, ptr)?;
-        let location = def.get("in").and_then(Value::as_str).unwrap_or_default();
-        if def.get("type").and_then(Value::as_str) == Some("apiKey")
+        let location = def.get("in").and_then(Node::as_str).unwrap_or_default();
+        if def.get("type").and_then(Node::as_str) == Some("apiKey")
             && !matches!(location, "header" | "query" | "cookie")
         {
             self.warn(
@@ -372,12 +384,12 @@ impl<'d> Builder<'d> {
     }
 
     /// One security scheme, without diagnostics (they are reported for the global requirement).
-    fn quiet_scheme(&mut self, def: &'d Value, ptr: &str) -> Option<SecurityScheme> {
+    fn quiet_scheme(&mut self, def: &'d Node, ptr: &str) -> Option<SecurityScheme> {
         let (_, def) = self.r.deref_object(0, def, ptr)?;
         scheme_of(def)
     }
 
-    fn operations(&mut self, root: &'d Value) -> Vec<Operation> {
+    fn operations(&mut self, root: &'d Node) -> Vec<Operation> {
         let Some(paths) = root.get("paths") else {
             return Vec::new();
         };
@@ -387,7 +399,7 @@ impl<'d> Builder<'d> {
         };
         let mut out = Vec::new();
         for (path, item) in paths {
-            let item_ptr = pointer(["paths", path.as_str()]);
+            let item_ptr = pointer(["paths", path]);
             let Some((loc, item)) = self.r.deref_object(0, item, &item_ptr) else {
                 continue;
             };
@@ -403,7 +415,7 @@ impl<'d> Builder<'d> {
             let path_servers =
                 self.servers(loc.doc, obj.get("servers"), &ptr_join(&loc.ptr, "servers"));
             for (name, method) in &METHODS {
-                let Some(op) = obj.get(*name) else {
+                let Some(op) = obj.get(name) else {
                     continue;
                 };
                 let real = ptr_join(&loc.ptr, name);
@@ -429,7 +441,7 @@ impl<'d> Builder<'d> {
     fn operation(
         &mut self,
         doc: usize,
-        op: &'d Value,
+        op: &'d Node,
         ptr: &str,
         logical_ptr: String,
         path: &str,
@@ -441,8 +453,8 @@ impl<'d> Builder<'d> {
             self.error(doc, ptr, "operation is not an object; skipped".to_owned());
             return None;
         };
-        let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_owned);
-        let operation_id = match obj.get("operationId").and_then(Value::as_str) {
+        let text = |k: &str| obj.get(k).and_then(Node::as_str).map(str::to_owned);
+        let operation_id = match obj.get("operationId").and_then(Node::as_str) {
             Some(id) if !id.is_empty() => self.unique_id(doc, ptr, id.to_owned(), true),
             _ => {
                 let id = synth_operation_id(method, path);
@@ -457,7 +469,7 @@ impl<'d> Builder<'d> {
         };
         let tags = obj
             .get("tags")
-            .and_then(Value::as_array)
+            .and_then(Node::as_array)
             .map(|t| t.iter().filter_map(scalar_text).collect())
             .unwrap_or_default();
 
@@ -512,7 +524,7 @@ impl<'d> Builder<'d> {
             summary: text("summary"),
             description: text("description"),
             tags,
-            deprecated: obj.get("deprecated") == Some(&Value::Bool(true)),
+            deprecated: obj.get("deprecated") == Some(&Node::Bool(true)),
             parameters,
             request_body,
             responses,
@@ -544,7 +556,7 @@ impl<'d> Builder<'d> {
         unique
     }
 
-    fn parameters(&mut self, doc: usize, list: Option<&'d Value>, ptr: &str) -> Vec<Parameter> {
+    fn parameters(&mut self, doc: usize, list: Option<&'d Node>, ptr: &str) -> Vec<Parameter> {
         let Some(list) = list else {
             return Vec::new();
         };
@@ -579,7 +591,7 @@ impl<'d> Builder<'d> {
         out
     }
 
-    fn parameter(&mut self, doc: usize, v: &'d Value, ptr: &str) -> Option<Parameter> {
+    fn parameter(&mut self, doc: usize, v: &'d Node, ptr: &str) -> Option<Parameter> {
         let (loc, p) = self.r.deref_object(doc, v, ptr)?;
         let Some(obj) = p.as_object() else {
             self.error(
@@ -589,7 +601,7 @@ impl<'d> Builder<'d> {
             );
             return None;
         };
-        let Some(name) = obj.get("name").and_then(Value::as_str) else {
+        let Some(name) = obj.get("name").and_then(Node::as_str) else {
             self.error(
                 loc.doc,
                 &loc.ptr,
@@ -597,7 +609,7 @@ impl<'d> Builder<'d> {
             );
             return None;
         };
-        let location = match obj.get("in").and_then(Value::as_str) {
+        let location = match obj.get("in").and_then(Node::as_str) {
             Some("path") => ParameterLocation::Path,
             Some("query") => ParameterLocation::Query,
             Some("header") => ParameterLocation::Header,
@@ -627,7 +639,7 @@ impl<'d> Builder<'d> {
                 .schema(loc.doc, s, &ptr_join(&loc.ptr, "schema"), Mode::Inline)
         } else if let Some((mt, m)) = obj
             .get("content")
-            .and_then(Value::as_object)
+            .and_then(Node::as_object)
             .and_then(|c| c.iter().next())
         {
             match m.get("schema") {
@@ -662,26 +674,26 @@ impl<'d> Builder<'d> {
         };
         let explode = obj
             .get("explode")
-            .and_then(Value::as_bool)
+            .and_then(Node::as_bool)
             .unwrap_or(style == ParameterStyle::Form);
         Some(Parameter {
             name: name.to_owned(),
             location,
             required: location == ParameterLocation::Path
-                || obj.get("required") == Some(&Value::Bool(true)),
+                || obj.get("required") == Some(&Node::Bool(true)),
             description: obj
                 .get("description")
-                .and_then(Value::as_str)
+                .and_then(Node::as_str)
                 .map(str::to_owned),
-            deprecated: obj.get("deprecated") == Some(&Value::Bool(true)),
+            deprecated: obj.get("deprecated") == Some(&Node::Bool(true)),
             schema,
             style,
             explode,
-            allow_reserved: obj.get("allowReserved") == Some(&Value::Bool(true)),
+            allow_reserved: obj.get("allowReserved") == Some(&Node::Bool(true)),
         })
     }
 
-    fn request_body(&mut self, doc: usize, v: &'d Value, ptr: &str) -> Option<RequestBody> {
+    fn request_body(&mut self, doc: usize, v: &'d Node, ptr: &str) -> Option<RequestBody> {
         let (loc, rb) = self.r.deref_object(doc, v, ptr)?;
         let Some(obj) = rb.as_object() else {
             self.error(
@@ -692,10 +704,10 @@ impl<'d> Builder<'d> {
             return None;
         };
         Some(RequestBody {
-            required: obj.get("required") == Some(&Value::Bool(true)),
+            required: obj.get("required") == Some(&Node::Bool(true)),
             description: obj
                 .get("description")
-                .and_then(Value::as_str)
+                .and_then(Node::as_str)
                 .map(str::to_owned),
             content: self.content(
                 loc.doc,
@@ -706,7 +718,7 @@ impl<'d> Builder<'d> {
         })
     }
 
-    fn responses(&mut self, doc: usize, v: Option<&'d Value>, ptr: &str) -> Vec<Response> {
+    fn responses(&mut self, doc: usize, v: Option<&'d Node>, ptr: &str) -> Vec<Response> {
         let Some(v) = v else {
             return Vec::new();
         };
@@ -732,10 +744,10 @@ impl<'d> Builder<'d> {
                 continue;
             };
             out.push(Response {
-                status: status.clone(),
+                status: status.to_owned(),
                 description: r
                     .get("description")
-                    .and_then(Value::as_str)
+                    .and_then(Node::as_str)
                     .map(str::to_owned),
                 content: self.content(
                     loc.doc,
@@ -751,7 +763,7 @@ impl<'d> Builder<'d> {
     fn content(
         &mut self,
         doc: usize,
-        v: Option<&'d Value>,
+        v: Option<&'d Node>,
         ptr: &str,
         mode: Mode,
     ) -> Vec<MediaType> {
@@ -778,28 +790,30 @@ impl<'d> Builder<'d> {
                 continue;
             };
             let schema = match m.get("schema") {
-                Some(s) => self.r.schema(doc, s, &ptr_join(&mp, "schema"), mode),
-                None => Value::Object(Map::new()),
+                Some(s) if mode == Mode::Inline || self.response_schemas => {
+                    self.r.schema(doc, s, &ptr_join(&mp, "schema"), mode)
+                }
+                _ => Value::Object(Map::new()),
             };
             let mut encoding = Vec::new();
-            if let Some(enc) = m.get("encoding").and_then(Value::as_object) {
+            if let Some(enc) = m.get("encoding").and_then(Node::as_object) {
                 for (prop, e) in enc {
-                    let style = e.get("style").and_then(Value::as_str).and_then(parse_style);
+                    let style = e.get("style").and_then(Node::as_str).and_then(parse_style);
                     encoding.push((
-                        prop.clone(),
+                        prop.to_owned(),
                         Encoding {
                             content_type: e
                                 .get("contentType")
-                                .and_then(Value::as_str)
+                                .and_then(Node::as_str)
                                 .map(str::to_owned),
                             style,
-                            explode: e.get("explode").and_then(Value::as_bool),
+                            explode: e.get("explode").and_then(Node::as_bool),
                         },
                     ));
                 }
             }
             out.push(MediaType {
-                media_type: mt.clone(),
+                media_type: mt.to_owned(),
                 schema,
                 encoding,
             });

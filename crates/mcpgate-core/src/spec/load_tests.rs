@@ -15,6 +15,7 @@ fn load_ok(text: &str) -> LoadedSpec {
         &LoadOptions {
             source_name: "t.yaml",
             external: &none,
+            response_schemas: true,
         },
     )
     .unwrap_or_else(|e| panic!("{e}"))
@@ -35,6 +36,7 @@ fn load_with(text: &str, files: &[(&str, &str)]) -> LoadedSpec {
         &LoadOptions {
             source_name: "main.yaml",
             external: &ext,
+            response_schemas: true,
         },
     )
     .unwrap_or_else(|e| panic!("{e}"));
@@ -56,6 +58,7 @@ fn not_openapi(text: &str) -> String {
         &LoadOptions {
             source_name: "t",
             external: &none,
+            response_schemas: true,
         },
     ) {
         Err(SpecError::NotOpenApi3 { message, .. }) => message,
@@ -113,6 +116,7 @@ fn syntax_errors() {
         &LoadOptions {
             source_name: "p.yaml",
             external: &none,
+            response_schemas: true,
         },
     ) {
         Err(SpecError::Syntax {
@@ -703,6 +707,7 @@ fn hostile_inputs_do_not_panic() {
             &LoadOptions {
                 source_name: "h",
                 external: &none,
+                response_schemas: true,
             },
         );
     }
@@ -728,4 +733,68 @@ fn defs_for_collects_transitive_defs() {
         json!({"properties": {"c": {"$ref": "#/$defs/C"}}})
     );
     assert!(l.spec.defs_for(&json!({"type": "string"})).is_empty());
+}
+
+#[test]
+fn response_schemas_can_be_left_unresolved() {
+    let text = r##"
+openapi: 3.0.3
+info: {title: t, version: "1"}
+paths:
+  /pets:
+    post:
+      operationId: addPet
+      requestBody:
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Pet"}
+      responses:
+        "201":
+          description: created
+          content:
+            application/json:
+              schema: {$ref: "#/components/schemas/Pet"}
+            image/png: {}
+components:
+  schemas:
+    Pet:
+      type: object
+      properties:
+        name: {type: string, nullable: true}
+        owner: {$ref: "#/components/schemas/Owner"}
+    Owner: {type: object, properties: {id: {type: integer}}}
+"##;
+    let full = load_ok(text);
+    let lean = load(
+        text,
+        &LoadOptions {
+            source_name: "t.yaml",
+            external: &none,
+            response_schemas: false,
+        },
+    )
+    .unwrap();
+    let (full_op, lean_op) = (&full.spec.operations[0], &lean.spec.operations[0]);
+    // The request body (a tool's arguments) is the same either way.
+    assert_eq!(
+        full_op.request_body.as_ref().unwrap().content[0].schema,
+        lean_op.request_body.as_ref().unwrap().content[0].schema
+    );
+    assert_eq!(
+        full_op.success_schema(),
+        Some(&json!({"$ref": "#/$defs/Pet"}))
+    );
+    assert!(full.spec.defs.contains_key("Pet") && full.spec.defs.contains_key("Owner"));
+    // Lean: status, description and media types stay; the schema is `{}` and nothing was
+    // resolved for it.
+    let r = &lean_op.responses[0];
+    assert_eq!(
+        (r.status.as_str(), r.description.as_deref()),
+        ("201", Some("created"))
+    );
+    let types: Vec<_> = r.content.iter().map(|m| m.media_type.as_str()).collect();
+    assert_eq!(types, ["application/json", "image/png"]);
+    assert_eq!(r.content[0].schema, json!({}));
+    assert!(lean.spec.defs.is_empty(), "{:?}", lean.spec.defs);
+    assert_eq!(lean.diagnostics, full.diagnostics);
 }

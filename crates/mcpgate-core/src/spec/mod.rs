@@ -8,6 +8,7 @@ mod load;
 mod parse;
 mod resolve;
 mod schema;
+mod tree;
 
 pub use load::{LoadOptions, SpecError, load, load_owned};
 pub use parse::parse_document;

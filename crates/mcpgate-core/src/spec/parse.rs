@@ -1,4 +1,4 @@
-//! JSON or YAML text → `serde_json::Value`.
+//! JSON or YAML text → the loader's compact tree ([`Node`]), or a `serde_json::Value`.
 //!
 //! Both formats go through one custom serde visitor ([`ValueSeed`]) instead of
 //! `serde_json::Value`'s own `Deserialize`, for three reasons:
@@ -16,9 +16,11 @@
 //! (Stripe, OpenAI) pass.
 
 use super::SpecError;
+use super::tree::{Interner, Node, Object};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
 use std::fmt;
+use std::sync::Arc;
 
 /// Maximum nesting depth of arrays and objects accepted in a document (serde_json also stops
 /// at 128 on its own).
@@ -33,11 +35,16 @@ const MAX_YAML_DEPTH: usize = 64;
 /// The text is JSON when its first non-whitespace character (after an optional BOM) is `{`,
 /// YAML otherwise. Errors carry the parser's line and column.
 pub fn parse_document(text: &str, source_name: &str) -> Result<Value, SpecError> {
+    parse_tree(text, source_name).map(|n| n.to_value())
+}
+
+/// Like [`parse_document`], into the loader's compact tree.
+pub(crate) fn parse_tree(text: &str, source_name: &str) -> Result<Node, SpecError> {
     parse_with(text, source_name, Skip::Nothing)
 }
 
-/// Like [`parse_document`], but skips the top-level keys the OpenAPI loader never reads.
-pub(crate) fn parse_openapi_document(text: &str, source_name: &str) -> Result<Value, SpecError> {
+/// Like [`parse_tree`], but skips the top-level keys the OpenAPI loader never reads.
+pub(crate) fn parse_openapi_document(text: &str, source_name: &str) -> Result<Node, SpecError> {
     parse_with(text, source_name, Skip::OpenApiUnused)
 }
 
@@ -50,7 +57,7 @@ enum Skip {
     OpenApiUnused,
 }
 
-fn parse_with(text: &str, source_name: &str, skip: Skip) -> Result<Value, SpecError> {
+fn parse_with(text: &str, source_name: &str, skip: Skip) -> Result<Node, SpecError> {
     let body = text.strip_prefix('\u{feff}').unwrap_or(text);
     let syntax = |message: String| SpecError::Syntax {
         source_name: source_name.to_owned(),
@@ -58,9 +65,13 @@ fn parse_with(text: &str, source_name: &str, skip: Skip) -> Result<Value, SpecEr
     };
     if body.trim_start().starts_with('{') {
         let mut de = serde_json::Deserializer::from_str(body);
-        let value = RootSeed { skip }
-            .deserialize(&mut de)
-            .map_err(|e| syntax(json_error_message(&e)))?;
+        let mut interner = Interner::default();
+        let value = RootSeed {
+            skip,
+            interner: &mut interner,
+        }
+        .deserialize(&mut de)
+        .map_err(|e| syntax(json_error_message(&e)))?;
         de.end().map_err(|e| syntax(json_error_message(&e)))?;
         Ok(value)
     } else {
@@ -127,7 +138,7 @@ fn yaml_options() -> serde_saphyr::Options {
 
 /// YAML root (serde-saphyr takes a `Deserialize` type, not a seed); `SKIP` selects
 /// [`Skip::OpenApiUnused`].
-struct Doc<const SKIP: bool>(Value);
+struct Doc<const SKIP: bool>(Node);
 
 impl<'de, const SKIP: bool> de::Deserialize<'de> for Doc<SKIP> {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -136,19 +147,27 @@ impl<'de, const SKIP: bool> de::Deserialize<'de> for Doc<SKIP> {
         } else {
             Skip::Nothing
         };
-        RootSeed { skip }.deserialize(d).map(Doc)
+        let mut interner = Interner::default();
+        RootSeed {
+            skip,
+            interner: &mut interner,
+        }
+        .deserialize(d)
+        .map(Doc)
     }
 }
 
 /// Seed for the document root.
-struct RootSeed {
+struct RootSeed<'i> {
     skip: Skip,
+    interner: &'i mut Interner,
 }
 
-impl<'de> DeserializeSeed<'de> for RootSeed {
-    type Value = Value;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+impl<'de> DeserializeSeed<'de> for RootSeed<'_> {
+    type Value = Node;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
         d.deserialize_any(ValueVisitor {
+            interner: self.interner,
             depth: 0,
             level: match self.skip {
                 Skip::Nothing => Level::Plain,
@@ -169,36 +188,44 @@ enum Level {
     Components,
 }
 
-/// Seed building a JSON value with a depth cap.
-struct ValueSeed {
+/// Seed building a tree node with a depth cap.
+struct ValueSeed<'i> {
+    interner: &'i mut Interner,
     depth: usize,
     level: Level,
 }
 
-impl<'de> DeserializeSeed<'de> for ValueSeed {
-    type Value = Value;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
+    type Value = Node;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
         d.deserialize_any(ValueVisitor {
+            interner: self.interner,
             depth: self.depth,
             level: self.level,
         })
     }
 }
 
-struct ValueVisitor {
+struct ValueVisitor<'i> {
+    interner: &'i mut Interner,
     depth: usize,
     level: Level,
 }
 
-impl ValueVisitor {
-    fn child(&self, level: Level) -> Result<ValueSeed, String> {
+impl ValueVisitor<'_> {
+    fn child(&mut self, level: Level) -> Result<ValueSeed<'_>, String> {
         if self.depth >= MAX_DEPTH {
             return Err(format!("document nested deeper than {MAX_DEPTH} levels"));
         }
         Ok(ValueSeed {
+            interner: self.interner,
             depth: self.depth + 1,
             level,
         })
+    }
+
+    fn string(&mut self, s: &str) -> Node {
+        Node::String(self.interner.intern(s))
     }
 }
 
@@ -210,61 +237,53 @@ fn skipped(level: Level, key: &str) -> bool {
     }
 }
 
-impl<'de> Visitor<'de> for ValueVisitor {
-    type Value = Value;
+impl<'de> Visitor<'de> for ValueVisitor<'_> {
+    type Value = Node;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON or YAML value")
     }
 
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
+    fn visit_bool<E>(self, v: bool) -> Result<Node, E> {
+        Ok(Node::Bool(v))
     }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
+    fn visit_i64<E>(self, v: i64) -> Result<Node, E> {
+        Ok(Node::Number(v.into()))
     }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
+    fn visit_u64<E>(self, v: u64) -> Result<Node, E> {
+        Ok(Node::Number(v.into()))
     }
-    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Value, E> {
+    fn visit_i128<E: de::Error>(mut self, v: i128) -> Result<Node, E> {
         Ok(i64::try_from(v)
-            .map(|n| Value::Number(n.into()))
-            .unwrap_or_else(|_| Value::String(v.to_string())))
+            .map_or_else(|_| self.string(&v.to_string()), |n| Node::Number(n.into())))
     }
-    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Value, E> {
+    fn visit_u128<E: de::Error>(mut self, v: u128) -> Result<Node, E> {
         Ok(u64::try_from(v)
-            .map(|n| Value::Number(n.into()))
-            .unwrap_or_else(|_| Value::String(v.to_string())))
+            .map_or_else(|_| self.string(&v.to_string()), |n| Node::Number(n.into())))
     }
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+    fn visit_f64<E>(self, v: f64) -> Result<Node, E> {
+        Ok(Number::from_f64(v).map_or(Node::Null, Node::Number))
     }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
+    fn visit_str<E>(mut self, v: &str) -> Result<Node, E> {
+        Ok(self.string(v))
     }
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
+    fn visit_bytes<E>(mut self, v: &[u8]) -> Result<Node, E> {
+        Ok(self.string(&String::from_utf8_lossy(v)))
     }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
+    fn visit_none<E>(self) -> Result<Node, E> {
+        Ok(Node::Null)
     }
-    fn visit_bytes<E>(self, v: &[u8]) -> Result<Value, E> {
-        Ok(Value::String(String::from_utf8_lossy(v).into_owned()))
+    fn visit_unit<E>(self) -> Result<Node, E> {
+        Ok(Node::Null)
     }
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
         d.deserialize_any(self)
     }
-    fn visit_newtype_struct<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+    fn visit_newtype_struct<D: de::Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
         d.deserialize_any(self)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Node, A::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
         loop {
             let seed = self.child(Level::Plain).map_err(de::Error::custom)?;
@@ -273,20 +292,20 @@ impl<'de> Visitor<'de> for ValueVisitor {
                 None => break,
             }
         }
-        out.shrink_to_fit();
-        Ok(Value::Array(out))
+        Ok(Node::Array(out.into_boxed_slice()))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        // Entries are gathered first and the map is built at its exact size: a map grown
-        // insert by insert keeps up to twice the entries' room (GitHub's spec has ~150k maps).
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Node, A::Error> {
+        // Entries are gathered first and the object is built at its exact size.
         let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(1024));
-        while let Some(key) = map.next_key_seed(KeySeed)? {
+        while let Some(key) = map.next_key_seed(KeySeed {
+            interner: self.interner,
+        })? {
             if skipped(self.level, &key) {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             }
-            let level = match (self.level, key.as_str()) {
+            let level = match (self.level, &*key) {
                 (Level::Root, "components") => Level::Components,
                 _ => Level::Plain,
             };
@@ -294,65 +313,69 @@ impl<'de> Visitor<'de> for ValueVisitor {
             let value = map.next_value_seed(seed)?;
             entries.push((key, value));
         }
-        let mut out = Map::with_capacity(entries.len());
-        // Later duplicates replace earlier values in place, as before.
-        out.extend(entries);
-        Ok(Value::Object(out))
+        Ok(Node::Object(Box::new(Object::from_entries(entries))))
     }
 }
 
 /// Map keys: strings as they are; YAML integers, floats, booleans and null stringified.
-struct KeySeed;
+/// Keys are interned.
+struct KeySeed<'i> {
+    interner: &'i mut Interner,
+}
 
-impl<'de> DeserializeSeed<'de> for KeySeed {
-    type Value = String;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
-        d.deserialize_any(KeyVisitor)
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = Arc<str>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Arc<str>, D::Error> {
+        d.deserialize_any(KeyVisitor {
+            interner: self.interner,
+        })
     }
 }
 
-struct KeyVisitor;
+struct KeyVisitor<'i> {
+    interner: &'i mut Interner,
+}
 
-impl<'de> Visitor<'de> for KeyVisitor {
-    type Value = String;
+impl KeyVisitor<'_> {
+    fn key(self, s: &str) -> Arc<str> {
+        self.interner.intern(s)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyVisitor<'_> {
+    type Value = Arc<str>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a string, number, boolean or null mapping key")
     }
-    fn visit_bool<E>(self, v: bool) -> Result<String, E> {
-        Ok(v.to_string())
+    fn visit_bool<E>(self, v: bool) -> Result<Arc<str>, E> {
+        Ok(self.key(&v.to_string()))
     }
-    fn visit_i64<E>(self, v: i64) -> Result<String, E> {
-        Ok(v.to_string())
+    fn visit_i64<E>(self, v: i64) -> Result<Arc<str>, E> {
+        Ok(self.key(&v.to_string()))
     }
-    fn visit_u64<E>(self, v: u64) -> Result<String, E> {
-        Ok(v.to_string())
+    fn visit_u64<E>(self, v: u64) -> Result<Arc<str>, E> {
+        Ok(self.key(&v.to_string()))
     }
-    fn visit_i128<E>(self, v: i128) -> Result<String, E> {
-        Ok(v.to_string())
+    fn visit_i128<E>(self, v: i128) -> Result<Arc<str>, E> {
+        Ok(self.key(&v.to_string()))
     }
-    fn visit_u128<E>(self, v: u128) -> Result<String, E> {
-        Ok(v.to_string())
+    fn visit_u128<E>(self, v: u128) -> Result<Arc<str>, E> {
+        Ok(self.key(&v.to_string()))
     }
-    fn visit_f64<E>(self, v: f64) -> Result<String, E> {
-        Ok(v.to_string())
+    fn visit_f64<E>(self, v: f64) -> Result<Arc<str>, E> {
+        Ok(self.key(&v.to_string()))
     }
-    fn visit_str<E>(self, v: &str) -> Result<String, E> {
-        Ok(v.to_owned())
+    fn visit_str<E>(self, v: &str) -> Result<Arc<str>, E> {
+        Ok(self.key(v))
     }
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<String, E> {
-        Ok(v.to_owned())
+    fn visit_none<E>(self) -> Result<Arc<str>, E> {
+        Ok(self.key("null"))
     }
-    fn visit_string<E>(self, v: String) -> Result<String, E> {
-        Ok(v)
+    fn visit_unit<E>(self) -> Result<Arc<str>, E> {
+        Ok(self.key("null"))
     }
-    fn visit_none<E>(self) -> Result<String, E> {
-        Ok("null".to_owned())
-    }
-    fn visit_unit<E>(self) -> Result<String, E> {
-        Ok("null".to_owned())
-    }
-    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<Arc<str>, D::Error> {
         d.deserialize_any(self)
     }
 }
@@ -406,15 +429,16 @@ mod tests {
     #[test]
     fn openapi_entry_skips_unused_sections() {
         let text = "openapi: 3.1.0\ntags: [{name: a}]\nwebhooks: {a: {}}\ncomponents:\n  examples: {e: {}}\n  schemas: {S: {examples: [1]}}\n";
-        let v = parse_openapi_document(text, "t").unwrap();
+        let v = parse_openapi_document(text, "t").unwrap().to_value();
         assert_eq!(
             v,
             json!({"openapi": "3.1.0", "components": {"schemas": {"S": {"examples": [1]}}}})
         );
         let full = parse_document(text, "t").unwrap();
         assert!(full.get("tags").is_some());
-        let v =
-            parse_openapi_document(r#"{"x-webhooks": {"a": 1}, "b": {"tags": 1}}"#, "t").unwrap();
+        let v = parse_openapi_document(r#"{"x-webhooks": {"a": 1}, "b": {"tags": 1}}"#, "t")
+            .unwrap()
+            .to_value();
         assert_eq!(v, json!({"b": {"tags": 1}}));
     }
 

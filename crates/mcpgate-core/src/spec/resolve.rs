@@ -26,6 +26,7 @@
 //! dangling reference becomes `{"description": "unresolved reference ..."}` and a diagnostic.
 
 use super::schema::{KeepDefs, Tok, make_nullable, normalize_object};
+use super::tree::{Node, Object};
 use crate::diagnostics::{Diagnostic, escape_pointer_token};
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
@@ -62,7 +63,7 @@ struct Doc {
     /// Path as passed to the external resolver (empty for the root document).
     path: String,
     /// The parsed document.
-    value: Value,
+    value: Node,
 }
 
 /// The root document, its external documents and the `$id`/`$anchor` index.
@@ -82,7 +83,7 @@ pub(crate) struct Docs {
 impl Docs {
     /// Indexes `root`, then fetches and indexes every external document reachable from it.
     pub(crate) fn new(
-        root: Value,
+        root: Node,
         needs_scan: bool,
         source_name: &str,
         external: &dyn Fn(&str) -> Option<String>,
@@ -141,7 +142,7 @@ impl Docs {
                         docs.missing
                             .insert(path, "the document is not available".to_owned());
                     }
-                    Some(text) => match super::parse::parse_document(&text, &path) {
+                    Some(text) => match super::parse::parse_tree(&text, &path) {
                         Ok(value) => {
                             docs.by_path.insert(path.clone(), docs.docs.len());
                             docs.docs.push(Doc {
@@ -162,12 +163,12 @@ impl Docs {
     }
 
     /// The root document.
-    pub(crate) fn root(&self) -> &Value {
-        self.docs.first().map_or(&Value::Null, |d| &d.value)
+    pub(crate) fn root(&self) -> &Node {
+        self.docs.first().map_or(Node::null(), |d| &d.value)
     }
 
     /// The value at `loc`.
-    pub(crate) fn get(&self, loc: &Loc) -> Option<&Value> {
+    pub(crate) fn get(&self, loc: &Loc) -> Option<&Node> {
         self.docs.get(loc.doc)?.value.pointer(&loc.ptr)
     }
 
@@ -314,14 +315,14 @@ impl<'v> Scan<'_, 'v> {
         s
     }
 
-    fn walk(&mut self, v: &'v Value, resource: &str, depth: usize) {
+    fn walk(&mut self, v: &'v Node, resource: &str, depth: usize) {
         if depth > super::parse::MAX_DEPTH + 8 {
             return;
         }
         match v {
-            Value::Object(m) => {
+            Node::Object(m) => {
                 let mut own_resource = None;
-                if let Some(Value::String(id)) = m.get("$id") {
+                if let Some(Node::String(id)) = m.get("$id") {
                     let loc = Loc {
                         doc: self.doc,
                         ptr: self.pointer(),
@@ -331,21 +332,21 @@ impl<'v> Scan<'_, 'v> {
                     own_resource = Some(id);
                 }
                 let resource = own_resource.as_deref().unwrap_or(resource);
-                if let Some(Value::String(a)) = m.get("$anchor") {
+                if let Some(Node::String(a)) = m.get("$anchor") {
                     let loc = Loc {
                         doc: self.doc,
                         ptr: self.pointer(),
                     };
                     self.anchors
-                        .entry((resource.to_owned(), a.clone()))
+                        .entry((resource.to_owned(), a.to_string()))
                         .or_insert(loc);
                 }
-                if let Some(Value::String(r)) = m.get("$ref")
+                if let Some(Node::String(r)) = m.get("$ref")
                     && !r.starts_with('#')
                 {
-                    self.refs.push(r.clone());
+                    self.refs.push(r.to_string());
                 }
-                for (k, child) in m {
+                for (k, child) in &**m {
                     if child.is_object() || child.is_array() {
                         self.path.push(PathTok::Key(k));
                         self.walk(child, resource, depth + 1);
@@ -353,7 +354,7 @@ impl<'v> Scan<'_, 'v> {
                     }
                 }
             }
-            Value::Array(a) => {
+            Node::Array(a) => {
                 for (i, child) in a.iter().enumerate() {
                     if child.is_object() || child.is_array() {
                         self.path.push(PathTok::Index(i));
@@ -395,10 +396,10 @@ pub(crate) struct Resolver<'d> {
 /// A `$ref` chain followed to its end.
 struct Followed<'d> {
     loc: Loc,
-    target: &'d Value,
+    target: &'d Node,
     /// The `$ref` objects passed through after the first (their sibling keywords apply too;
     /// outer ones win).
-    chain: Vec<(Loc, &'d Map<String, Value>)>,
+    chain: Vec<(Loc, &'d Object)>,
 }
 
 impl<'d> Resolver<'d> {
@@ -439,9 +440,9 @@ impl<'d> Resolver<'d> {
     pub(crate) fn deref_object(
         &mut self,
         doc: usize,
-        v: &'d Value,
+        v: &'d Node,
         ptr: &str,
-    ) -> Option<(Loc, &'d Value)> {
+    ) -> Option<(Loc, &'d Node)> {
         let mut loc = Loc {
             doc,
             ptr: ptr.to_owned(),
@@ -504,8 +505,8 @@ impl<'d> Resolver<'d> {
             visited.push(loc.clone());
             let target = self.docs.get(&loc).ok_or("it points to nothing")?;
             match target.as_object() {
-                Some(m) if matches!(m.get("$ref"), Some(Value::String(_))) => {
-                    if let Some(Value::String(next)) = m.get("$ref") {
+                Some(m) if matches!(m.get("$ref"), Some(Node::String(_))) => {
+                    if let Some(Node::String(next)) = m.get("$ref") {
                         reference = next;
                     }
                     chain.push((loc.clone(), m));
@@ -569,15 +570,15 @@ impl<'d> Resolver<'d> {
     }
 
     /// Resolves and normalises a top-level schema found at `ptr` in document `doc`.
-    pub(crate) fn schema(&mut self, doc: usize, v: &'d Value, ptr: &str, mode: Mode) -> Value {
+    pub(crate) fn schema(&mut self, doc: usize, v: &'d Node, ptr: &str, mode: Mode) -> Value {
         self.nodes_left = INLINE_NODE_BUDGET;
         let mut p = ptr.to_owned();
         self.walk(doc, v, &mut p, mode)
     }
 
-    fn walk(&mut self, doc: usize, v: &'d Value, ptr: &mut String, mode: Mode) -> Value {
-        let Value::Object(obj) = v else {
-            return v.clone();
+    fn walk(&mut self, doc: usize, v: &'d Node, ptr: &mut String, mode: Mode) -> Value {
+        let Node::Object(obj) = v else {
+            return v.to_value();
         };
         if self.walk_depth >= MAX_WALK_DEPTH {
             self.diag(
@@ -601,7 +602,7 @@ impl<'d> Resolver<'d> {
     fn walk_object(
         &mut self,
         doc: usize,
-        obj: &'d Map<String, Value>,
+        obj: &'d Object,
         ptr: &mut String,
         mode: Mode,
     ) -> Map<String, Value> {
@@ -625,15 +626,15 @@ impl<'d> Resolver<'d> {
     fn walk_ref(
         &mut self,
         doc: usize,
-        obj: &'d Map<String, Value>,
-        r: &Value,
+        obj: &'d Object,
+        r: &Node,
         ptr: &mut String,
         mode: Mode,
     ) -> Value {
         // Sibling keywords of `$ref` (3.1 allows them; 3.0 documents use them for
         // descriptions) are normalised without the `$ref` and merged over the target.
         let own = self.walk_object(doc, obj, ptr, mode);
-        let Value::String(r) = r else {
+        let Node::String(r) = r else {
             self.diag(
                 false,
                 doc,
@@ -668,10 +669,10 @@ impl<'d> Resolver<'d> {
                 return Value::Object(own);
             }
         };
-        let mut nullable = obj.get("nullable") == Some(&Value::Bool(true));
+        let mut nullable = obj.get("nullable") == Some(&Node::Bool(true));
         let mut siblings = Map::new();
         for (loc, m) in followed.chain.iter().rev() {
-            nullable |= m.get("nullable") == Some(&Value::Bool(true));
+            nullable |= m.get("nullable") == Some(&Node::Bool(true));
             let mut p = loc.ptr.clone();
             let inner = self.walk_object(loc.doc, m, &mut p, mode);
             siblings.extend(inner);

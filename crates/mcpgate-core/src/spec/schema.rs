@@ -19,6 +19,7 @@
 //!   `prefixItems`, `additionalProperties`, `allOf`/`anyOf`/`oneOf`, `not`, `if`/`then`/`else`,
 //!   `contains`, `propertyNames`, `dependentSchemas`, `unevaluated*`, `$defs`).
 
+use super::tree::{Node, Object};
 use serde_json::{Map, Value};
 
 /// Maximum schema depth [`normalize_schema`] descends; deeper subschemas become `{}`.
@@ -32,18 +33,18 @@ const MAX_NORMALIZE_DEPTH: usize = 512;
 #[allow(clippy::needless_pass_by_value)] // the by-value signature is part of the fixed API
 pub fn normalize_schema(schema: serde_json::Value, openapi_3_0: bool) -> serde_json::Value {
     let _ = openapi_3_0;
-    normalize_value(&schema, 0)
+    normalize_value(&Node::from_value(&schema), 0)
 }
 
-fn normalize_value(v: &Value, depth: usize) -> Value {
+fn normalize_value(v: &Node, depth: usize) -> Value {
     match v {
-        Value::Object(o) if depth < MAX_NORMALIZE_DEPTH => {
+        Node::Object(o) if depth < MAX_NORMALIZE_DEPTH => {
             Value::Object(normalize_object(o, KeepDefs::Yes, &mut |child, _| {
                 normalize_value(child, depth + 1)
             }))
         }
-        Value::Object(_) => Value::Object(Map::new()),
-        other => other.clone(),
+        Node::Object(_) => Value::Object(Map::new()),
+        other => other.to_value(),
     }
 }
 
@@ -110,16 +111,15 @@ const HOISTED: &[&str] = &[
 /// Normalises one schema object; `sub` produces each subschema (the loader resolves `$ref`s
 /// there, plain normalisation recurses). The `$ref` key itself is copied as it is.
 pub(crate) fn normalize_object<'v>(
-    obj: &'v Map<String, Value>,
+    obj: &'v Object,
     keep_defs: KeepDefs,
-    sub: &mut dyn FnMut(&'v Value, &[Tok<'_>]) -> Value,
+    sub: &mut dyn FnMut(&'v Node, &[Tok<'_>]) -> Value,
 ) -> Map<String, Value> {
     let mut out = Map::with_capacity(obj.len());
     let mut example = None;
     let mut excl_min = None;
     let mut excl_max = None;
-    for (k, v) in obj {
-        let key = k.as_str();
+    for (key, v) in obj {
         if DROPPED.contains(&key) || key.starts_with("x-") {
             continue;
         }
@@ -139,7 +139,7 @@ pub(crate) fn normalize_object<'v>(
             "$defs" | "definitions" | "$ref" if keep_defs == KeepDefs::No => continue,
             "$defs" | "definitions" => map_of(key, v, sub),
             "items" | "prefixItems" | "allOf" | "anyOf" | "oneOf" if v.is_array() => {
-                let Value::Array(items) = v else {
+                let Node::Array(items) = v else {
                     continue;
                 };
                 Value::Array(
@@ -154,9 +154,9 @@ pub(crate) fn normalize_object<'v>(
                 sub(v, &[Tok::Key(key)])
             }
             _ if MAP.contains(&key) => map_of(key, v, sub),
-            _ => v.clone(),
+            _ => v.to_value(),
         };
-        out.insert(k.clone(), nv);
+        out.insert(key.to_owned(), nv);
     }
     if excl_min == Some(true)
         && let Some(m) = out.shift_remove("minimum")
@@ -174,26 +174,22 @@ pub(crate) fn normalize_object<'v>(
         && !out.contains_key("examples")
         && !ex.as_object().is_some_and(|m| m.contains_key("$ref"))
     {
-        out.insert("examples".to_owned(), Value::Array(vec![ex.clone()]));
+        out.insert("examples".to_owned(), Value::Array(vec![ex.to_value()]));
     }
-    if obj.get("nullable") == Some(&Value::Bool(true)) {
+    if obj.get("nullable") == Some(&Node::Bool(true)) {
         out = make_nullable(out);
     }
     out
 }
 
-fn map_of<'v>(
-    key: &str,
-    v: &'v Value,
-    sub: &mut dyn FnMut(&'v Value, &[Tok<'_>]) -> Value,
-) -> Value {
+fn map_of<'v>(key: &str, v: &'v Node, sub: &mut dyn FnMut(&'v Node, &[Tok<'_>]) -> Value) -> Value {
     match v {
-        Value::Object(m) => Value::Object(
+        Node::Object(m) => Value::Object(
             m.iter()
-                .map(|(name, s)| (name.clone(), sub(s, &[Tok::Key(key), Tok::Key(name)])))
+                .map(|(name, s)| (name.to_owned(), sub(s, &[Tok::Key(key), Tok::Key(name)])))
                 .collect(),
         ),
-        other => other.clone(),
+        other => other.to_value(),
     }
 }
 

@@ -555,6 +555,17 @@ impl SourceArgs {
     /// Loads and validates spec and profile. `Err` only when nothing usable could be loaded;
     /// profile problems come back as error diagnostics so `check` can print them all.
     pub fn load(&self) -> anyhow::Result<Sources> {
+        self.load_with(true)
+    }
+
+    /// Like [`load`](Self::load) for a server: response schemas are resolved only when the
+    /// catalog uses them (output schemas, composite tools), which lowers start-up time and
+    /// memory on big specs.
+    pub fn load_for_serving(&self) -> anyhow::Result<Sources> {
+        self.load_with(false)
+    }
+
+    fn load_with(&self, all_response_schemas: bool) -> anyhow::Result<Sources> {
         let mut diagnostics = Vec::new();
         let mut profile = None;
         let mut profile_name = None;
@@ -585,6 +596,13 @@ impl SourceArgs {
             &LoadOptions {
                 source_name: &spec_name,
                 external: &external,
+                response_schemas: all_response_schemas
+                    || self.catalog.output_schemas
+                    || profile.as_ref().is_some_and(|p| {
+                        p.tools
+                            .iter()
+                            .any(|t| t.composite == Some(true) || t.steps.is_some())
+                    }),
             },
         )?;
         // Freeing the parsed documents costs as much as building them: do it off the start-up path.
