@@ -1,7 +1,10 @@
 //! JSON or YAML text → the loader's compact tree ([`Node`]), or a `serde_json::Value`.
 //!
-//! Both formats go through one custom serde visitor ([`ValueSeed`]) instead of
-//! `serde_json::Value`'s own `Deserialize`, for three reasons:
+//! Both formats go through one custom serde visitor ([`ValueSeed`]) building a
+//! [`Node`] tree (keys and short strings interned, see [`super::tree`]) instead of
+//! `serde_json::Value`'s own `Deserialize`, for four reasons:
+//!
+//! - memory: the tree is about a quarter of the size of a `Value` tree;
 //!
 //! - YAML mapping keys that are integers, floats, booleans or null (`200:` in GitLab's spec)
 //!   become strings instead of failing the whole load;
