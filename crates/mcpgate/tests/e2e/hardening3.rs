@@ -1,9 +1,9 @@
 //! Per-client caps of stateful mode against the real binary on loopback: open GET (SSE)
 //! streams (DoS03, `MCP_MAX_STREAMS_PER_CLIENT`) and live sessions (DoS05,
-//! `MCP_MAX_SESSIONS_PER_CLIENT`). Two clients on one loopback address are told apart the
-//! way a deployment behind a proxy does it: `MCP_TRUSTED_PROXIES=127.0.0.1` and an
-//! `X-Forwarded-For` naming the second client. Each test is named by the catalogue id it
-//! covers.
+//! `MCP_MAX_SESSIONS_PER_CLIENT`), plus the keep-alive and idle end of streams (DoS03). Two
+//! clients on one loopback address are told apart the way a deployment behind a proxy does
+//! it: `MCP_TRUSTED_PROXIES=127.0.0.1` and an `X-Forwarded-For` naming the second client.
+//! Each test is named by the catalogue id it covers.
 
 use crate::http::{Answer, HttpGate, client, post_raw, rpc};
 use crate::support::MockUpstream;
@@ -304,4 +304,49 @@ async fn dos05_sessions_are_capped_per_client() {
         id += 1;
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// DoS03, idle streams (stateful mode, `SESSION_TIMEOUT_MS=17000`,
+/// `MCP_MAX_STREAMS_PER_CLIENT=1`): an open GET stream with nothing to say gets SSE keep-alive
+/// comments (rmcp's, every 15 s), ends when its idle session expires, and its place is
+/// given back then: the client opens a new stream on a new session.
+#[tokio::test]
+async fn dos03_idle_streams_get_keep_alive_comments_and_end_with_their_session() {
+    let (_mock, gate, c) = stateful_gate(&[
+        ("MCP_MAX_STREAMS_PER_CLIENT", "1"),
+        ("SESSION_TIMEOUT_MS", "17000"),
+    ])
+    .await;
+    let mcp = gate.url("/mcp");
+    let started = Instant::now();
+    let sid = open_session(&c, &mcp, 1, &[]).await;
+    let mut stream = get_stream(&c, &mcp, &sid, &[]).await;
+    assert_stream(&stream);
+    assert_stream_refused(&c, &mcp, &sid, &[]).await;
+    // Read until a comment line (`:`) arrives, then until the stream ends.
+    let mut text = String::new();
+    let mut comment_after = None;
+    loop {
+        let left = Duration::from_secs(28).saturating_sub(started.elapsed());
+        let chunk = tokio::time::timeout(left, stream.chunk())
+            .await
+            .expect("the idle stream ended within the session timeout and a margin")
+            .unwrap();
+        let Some(chunk) = chunk else { break };
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        if comment_after.is_none() && text.lines().any(|l| l.starts_with(':')) {
+            comment_after = Some(started.elapsed());
+        }
+    }
+    let ended_after = started.elapsed();
+    let comment_after = comment_after.unwrap_or_else(|| panic!("no keep-alive comment: {text:?}"));
+    assert!(comment_after < Duration::from_secs(17), "{comment_after:?}");
+    assert!(
+        ended_after >= Duration::from_secs(16),
+        "ended early: {ended_after:?}"
+    );
+    // The expired session's stream gave its place back.
+    let fresh = open_session(&c, &mcp, 2, &[]).await;
+    let again = stream_once_released(&c, &mcp, &fresh, &[]).await;
+    assert_stream(&again);
 }
