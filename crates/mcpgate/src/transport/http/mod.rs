@@ -5,8 +5,9 @@
 //! CORS preflight, inbound rate limit (429), readiness (503), then for POST: body limit (413),
 //! a cheap JSON probe (-32700 / batch refusal), the session caps for a new stateful session
 //! (503 per replica, 429 per client), the tool-call concurrency bound, and rmcp with a
-//! timeout; for a stateful GET: the per-client stream cap (429). Credentials and cookies are removed from the request before rmcp sees it
-//! (rmcp logs requests with their HTTP parts at debug level).
+//! timeout; for a stateful GET: the per-client stream cap (429). Credentials and cookies are
+//! removed from the request before rmcp sees it (rmcp logs requests with their HTTP parts at
+//! debug level).
 //!
 //! Lifecycle: [`HttpServer::start`] binds and serves `/health` and `/ready` at once;
 //! [`HttpServer::set_ready`] mounts the gateway; [`HttpServer::wait`] runs until SIGTERM or
