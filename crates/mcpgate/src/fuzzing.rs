@@ -91,6 +91,8 @@ fn http_harness() -> &'static HttpHarness {
             session_mode: SessionMode::Stateless,
             session_timeout: Duration::from_secs(60),
             max_sessions: 1000,
+            max_sessions_per_client: 50,
+            max_streams_per_client: 8,
             allowed_origins: Vec::new(),
             allowed_hosts: vec!["localhost".into()],
             rate_limit_per_minute: None,

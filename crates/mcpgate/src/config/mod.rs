@@ -154,6 +154,19 @@ pub struct HttpArgs {
         default_value_t = 1000
     )]
     pub max_sessions: usize,
+    /// Most live stateful sessions of one client (the signed-in user, else the client address);
+    /// a new `initialize` beyond it gets 429 with `Retry-After`. Default: 50, or
+    /// MCP_MAX_SESSIONS when that is lower.
+    #[arg(long = "max-sessions-per-client", env = "MCP_MAX_SESSIONS_PER_CLIENT")]
+    pub max_sessions_per_client: Option<usize>,
+    /// Most GET (SSE) streams one client may hold open at once in stateful mode; one more
+    /// gets 429 with `Retry-After`.
+    #[arg(
+        long = "max-streams-per-client",
+        env = "MCP_MAX_STREAMS_PER_CLIENT",
+        default_value_t = 8
+    )]
+    pub max_streams_per_client: usize,
     /// Browser origins allowed to call /mcp (comma list of `scheme://host[:port]`).
     #[arg(
         long = "allowed-origins",
@@ -345,6 +358,10 @@ pub struct HttpSettings {
     pub session_timeout: Duration,
     /// Most live stateful sessions at once.
     pub max_sessions: usize,
+    /// Most live stateful sessions of one client (≤ `max_sessions`).
+    pub max_sessions_per_client: usize,
+    /// Most GET (SSE) streams one client holds open at once (stateful mode).
+    pub max_streams_per_client: usize,
     /// Allowed browser origins, normalised (`scheme://host:port`, lower case).
     pub allowed_origins: Vec<String>,
     /// Allowed `Host` values: a bare host matches any port, `host:port` only that port.
@@ -411,6 +428,12 @@ pub fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
     }
 }
 
+/// Default of `MCP_MAX_SESSIONS_PER_CLIENT` (lowered to `MCP_MAX_SESSIONS` when that is
+/// smaller). A client normally holds one session per connected server; 50 leaves room for
+/// many editor windows and reconnects, while 20 such clients are needed to fill the default
+/// 1000 sessions of a replica.
+const DEFAULT_MAX_SESSIONS_PER_CLIENT: usize = 50;
+
 impl ServeArgs {
     /// Resolves and checks the HTTP transport settings.
     pub fn http_settings(&self) -> anyhow::Result<HttpSettings> {
@@ -465,6 +488,18 @@ impl ServeArgs {
         if h.max_sessions == 0 {
             bail!("MCP_MAX_SESSIONS must be positive");
         }
+        let max_sessions_per_client = match h.max_sessions_per_client {
+            Some(0) => bail!("MCP_MAX_SESSIONS_PER_CLIENT must be positive"),
+            Some(n) if n > h.max_sessions => bail!(
+                "MCP_MAX_SESSIONS_PER_CLIENT ({n}) must not exceed MCP_MAX_SESSIONS ({})",
+                h.max_sessions
+            ),
+            Some(n) => n,
+            None => DEFAULT_MAX_SESSIONS_PER_CLIENT.min(h.max_sessions),
+        };
+        if h.max_streams_per_client == 0 {
+            bail!("MCP_MAX_STREAMS_PER_CLIENT must be positive");
+        }
         if h.max_body_bytes == 0 {
             bail!("MCP_MAX_BODY_BYTES must be positive");
         }
@@ -474,6 +509,8 @@ impl ServeArgs {
             session_mode: h.session_mode,
             session_timeout: Duration::from_millis(h.session_timeout_ms.max(1)),
             max_sessions: h.max_sessions,
+            max_sessions_per_client,
+            max_streams_per_client: h.max_streams_per_client,
             allowed_origins,
             allowed_hosts,
             rate_limit_per_minute: (h.rate_limit_enabled && h.rate_limit_max_requests > 0)
@@ -858,6 +895,41 @@ mod tests {
             ["https://app.example.org:443", "http://localhost:5173"]
         );
         assert_eq!(s.rate_limit_per_minute, Some(100));
+    }
+
+    #[test]
+    fn per_client_caps_are_checked_and_bounded_by_the_session_cap() {
+        let settings = |args: &[&str]| {
+            let mut argv = vec!["mcpgate"];
+            argv.extend_from_slice(args);
+            Cli::try_parse_from(argv).unwrap().serve.http_settings()
+        };
+        let s = settings(&[]).unwrap();
+        assert_eq!(
+            (s.max_sessions_per_client, s.max_streams_per_client),
+            (50, 8)
+        );
+        // The default follows a lower MCP_MAX_SESSIONS; an explicit value may not exceed it.
+        let s = settings(&["--max-sessions", "3"]).unwrap();
+        assert_eq!(s.max_sessions_per_client, 3);
+        let s = settings(&["--max-sessions", "10", "--max-sessions-per-client", "4"]).unwrap();
+        assert_eq!(s.max_sessions_per_client, 4);
+        let err = |args: &[&str]| format!("{:#}", settings(args).unwrap_err());
+        let e = err(&["--max-sessions", "10", "--max-sessions-per-client", "11"]);
+        assert!(
+            e.contains("MCP_MAX_SESSIONS_PER_CLIENT") && e.contains("MCP_MAX_SESSIONS (10)"),
+            "{e}"
+        );
+        let e = err(&["--max-sessions-per-client", "0"]);
+        assert!(
+            e.contains("MCP_MAX_SESSIONS_PER_CLIENT must be positive"),
+            "{e}"
+        );
+        let e = err(&["--max-streams-per-client", "0"]);
+        assert!(
+            e.contains("MCP_MAX_STREAMS_PER_CLIENT must be positive"),
+            "{e}"
+        );
     }
 
     #[test]

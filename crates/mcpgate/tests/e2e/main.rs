@@ -16,6 +16,7 @@ mod faults;
 mod grouped_calls;
 mod hardening;
 mod hardening2;
+mod hardening3;
 mod http;
 mod oauth;
 mod oauth_rows;

@@ -3,15 +3,18 @@
 //!
 //! Order of checks on `/mcp`: `Host` allow-list and `Origin` (403, before the body is read),
 //! CORS preflight, inbound rate limit (429), readiness (503), then for POST: body limit (413),
-//! a cheap JSON probe (-32700 / batch refusal), the tool-call concurrency bound, and rmcp
-//! with a timeout. Credentials and cookies are removed from the request before rmcp sees it
-//! (rmcp logs requests with their HTTP parts at debug level).
+//! a cheap JSON probe (-32700 / batch refusal), the session caps for a new stateful session
+//! (503 per replica, 429 per client), the tool-call concurrency bound, and rmcp with a
+//! timeout; for a stateful GET: the per-client stream cap (429). Credentials and cookies are
+//! removed from the request before rmcp sees it (rmcp logs requests with their HTTP parts at
+//! debug level).
 //!
 //! Lifecycle: [`HttpServer::start`] binds and serves `/health` and `/ready` at once;
 //! [`HttpServer::set_ready`] mounts the gateway; [`HttpServer::wait`] runs until SIGTERM or
 //! SIGINT, then stops accepting, lets in-flight POSTs finish within the grace period, closes
 //! the remaining streams and returns.
 
+mod caps;
 mod guard;
 mod jsonrpc;
 mod ratelimit;
@@ -102,6 +105,10 @@ struct AppState {
     /// Stateful sessions opened by a signed-in user: session id → principal. Another user
     /// presenting the id gets a 404 (catalogue TR03).
     session_owners: std::sync::Mutex<HashMap<String, String>>,
+    /// Open GET streams per client (`MCP_MAX_STREAMS_PER_CLIENT`, catalogue DoS03).
+    streams: Arc<caps::StreamCounts>,
+    /// Live stateful sessions per client (`MCP_MAX_SESSIONS_PER_CLIENT`, catalogue DoS05).
+    client_sessions: Arc<caps::SessionCounts>,
 }
 
 impl AppState {
@@ -136,6 +143,8 @@ impl AppState {
             oauth_host: OnceLock::new(),
             gateway: OnceLock::new(),
             session_owners: std::sync::Mutex::default(),
+            streams: Arc::default(),
+            client_sessions: Arc::default(),
         })
     }
 
@@ -651,12 +660,14 @@ async fn mcp_entry(State(state): State<Arc<AppState>>, mut req: Request) -> Resp
             Err(failure) => return guard::decorate(unauthorized(oauth, failure), &origin),
         }
     }
-    if let Some(limiter) = &state.limiter {
+    // Who the client is, for the rate limit and the per-client caps: the signed-in principal,
+    // else the address (X-Forwarded-For only from a trusted proxy).
+    let client = {
         let peer = req
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
-        let key = match (&user, peer) {
+        match (&user, peer) {
             (Some(u), _) => Some(ratelimit::ClientKey::Principal(u.principal.clone())),
             (None, Some(peer)) => Some(ratelimit::ClientKey::ip(ratelimit::client_ip(
                 peer,
@@ -664,10 +675,12 @@ async fn mcp_entry(State(state): State<Arc<AppState>>, mut req: Request) -> Resp
                 &s.trusted_proxies,
             ))),
             (None, None) => None,
-        };
-        let verdict = match key {
+        }
+    };
+    if let Some(limiter) = &state.limiter {
+        let verdict = match &client {
             None => Ok(()),
-            Some(key) => take_token(&state, limiter, &key).await,
+            Some(key) => take_token(&state, limiter, key).await,
         };
         if let Err(wait) = verdict {
             metrics::rate_limited("inbound");
@@ -706,7 +719,7 @@ async fn mcp_entry(State(state): State<Arc<AppState>>, mut req: Request) -> Resp
         return guard::decorate(resp, &origin);
     };
     let resp = if req.method() == Method::POST {
-        let resp = post(&state, service, req).await;
+        let resp = post(&state, service, req, client.as_ref()).await;
         match (&user, state.oauth.get()) {
             // The upstream refused the user's token and it could not be refreshed.
             (Some(u), Some(oauth)) if u.needs_reauth() => unauthorized(oauth, AuthFailure::Invalid),
@@ -749,12 +762,46 @@ async fn mcp_entry(State(state): State<Arc<AppState>>, mut req: Request) -> Resp
                 }
             }
         }
+        // DoS03: a stateful GET opens a stream; one client holds at most
+        // MCP_MAX_STREAMS_PER_CLIENT of them.
+        let slot = match &client {
+            Some(key) if req.method() == Method::GET && s.session_mode == SessionMode::Stateful => {
+                match state.streams.try_open(key, s.max_streams_per_client) {
+                    Some(slot) => Some(slot),
+                    None => return guard::decorate(too_many_streams(s), &origin),
+                }
+            }
+            _ => None,
+        };
+        let deleted = (req.method() == Method::DELETE)
+            .then(|| {
+                req.headers()
+                    .get("mcp-session-id")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            })
+            .flatten();
         let (mut parts, body) = req.into_parts();
         strip_secrets(&mut parts.headers);
-        service
+        let resp = service
             .handle(Request::from_parts(parts, body))
             .await
-            .map(Body::new)
+            .map(Body::new);
+        if let Some(id) = deleted.filter(|_| resp.status().is_success()) {
+            state.client_sessions.end(&id);
+        }
+        match slot {
+            // The stream holds the slot until it ends, however it ends.
+            Some(slot) if resp.status() == StatusCode::OK => {
+                let (parts, body) = resp.into_parts();
+                let stream = body.into_data_stream().map(move |chunk| {
+                    let _ = &slot;
+                    chunk
+                });
+                Response::from_parts(parts, Body::from_stream(stream))
+            }
+            _ => resp,
+        }
     };
     guard::decorate(list_supported_versions(resp).await, &origin)
 }
@@ -858,6 +905,57 @@ fn unauthorized(oauth: &OAuth, failure: AuthFailure) -> Response {
     resp
 }
 
+/// The seconds a client over a per-client cap is told to wait: a stream or session of its own
+/// has to end first (closed by it, or ended by idle expiry).
+const PER_CLIENT_RETRY_AFTER: &str = "5";
+
+/// 429 for a GET stream over `MCP_MAX_STREAMS_PER_CLIENT`.
+fn too_many_streams(s: &HttpSettings) -> Response {
+    metrics::rate_limited("streams");
+    tracing::warn!(
+        max = s.max_streams_per_client,
+        "refused GET stream: per-client stream limit reached (MCP_MAX_STREAMS_PER_CLIENT)"
+    );
+    let mut resp = jsonrpc::error(
+        StatusCode::TOO_MANY_REQUESTS,
+        None,
+        jsonrpc::INVALID_REQUEST,
+        &format!(
+            "too many open GET streams for this client (MCP_MAX_STREAMS_PER_CLIENT = {}); \
+             close one and retry",
+            s.max_streams_per_client
+        ),
+    );
+    resp.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_static(PER_CLIENT_RETRY_AFTER),
+    );
+    resp
+}
+
+/// DoS05: a place for one more stateful session of `client`, or `None` when it has
+/// `MCP_MAX_SESSIONS_PER_CLIENT` live ones. Sessions that ended by idle expiry are forgotten
+/// first when the client looks full, and whenever many are remembered (so the bookkeeping
+/// stays about as large as the sessions alive).
+async fn reserve_session(
+    state: &AppState,
+    client: &ratelimit::ClientKey,
+) -> Option<caps::SessionReservation> {
+    let s = &state.settings;
+    let counts = &state.client_sessions;
+    if counts.tracked() < s.max_sessions.saturating_mul(2)
+        && let Some(r) = counts.try_reserve(client, s.max_sessions_per_client)
+    {
+        return Some(r);
+    }
+    {
+        // Under the registry's lock: a session committed meanwhile is already in it.
+        let live = state.sessions.sessions.read().await;
+        counts.forget_ended(|id| live.contains_key(id));
+    }
+    counts.try_reserve(client, s.max_sessions_per_client)
+}
+
 /// Credentials and cookies never reach rmcp (which logs requests with their parts).
 fn strip_secrets(headers: &mut http::HeaderMap) {
     headers.remove(header::AUTHORIZATION);
@@ -865,7 +963,12 @@ fn strip_secrets(headers: &mut http::HeaderMap) {
     headers.remove(header::COOKIE);
 }
 
-async fn post(state: &AppState, service: &McpService, req: Request) -> Response {
+async fn post(
+    state: &AppState,
+    service: &McpService,
+    req: Request,
+    client: Option<&ratelimit::ClientKey>,
+) -> Response {
     let s = &state.settings;
     let too_large = || {
         jsonrpc::error(
@@ -934,11 +1037,10 @@ async fn post(state: &AppState, service: &McpService, req: Request) -> Response 
     let label = metrics::method_label(method.as_deref());
     // DoS05: a new stateful session only while fewer than MCP_MAX_SESSIONS are live (they end
     // on DELETE or idle expiry). Concurrent `initialize`s may overshoot by their number.
-    if s.session_mode == SessionMode::Stateful
+    let opens_session = s.session_mode == SessionMode::Stateful
         && method.as_deref() == Some("initialize")
-        && !parts.headers.contains_key("mcp-session-id")
-        && state.sessions.sessions.read().await.len() >= s.max_sessions
-    {
+        && !parts.headers.contains_key("mcp-session-id");
+    if opens_session && state.sessions.sessions.read().await.len() >= s.max_sessions {
         metrics::mcp_request(label, "session_limit");
         tracing::warn!("refused initialize: session limit reached (MCP_MAX_SESSIONS)");
         let mut resp = jsonrpc::error(
@@ -951,6 +1053,36 @@ async fn post(state: &AppState, service: &McpService, req: Request) -> Response 
             .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         return resp;
     }
+    // DoS05, per client: at most MCP_MAX_SESSIONS_PER_CLIENT live sessions each (reserved
+    // before rmcp opens one, so concurrent `initialize`s of one client cannot overshoot).
+    let reservation = match client {
+        Some(key) if opens_session => match reserve_session(state, key).await {
+            Some(r) => Some(r),
+            None => {
+                metrics::mcp_request(label, "session_limit");
+                tracing::warn!(
+                    max = s.max_sessions_per_client,
+                    "refused initialize: per-client session limit reached (MCP_MAX_SESSIONS_PER_CLIENT)"
+                );
+                let mut resp = jsonrpc::error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    id,
+                    jsonrpc::INVALID_REQUEST,
+                    &format!(
+                        "too many live sessions for this client (MCP_MAX_SESSIONS_PER_CLIENT = {}); \
+                         end one with DELETE or retry later",
+                        s.max_sessions_per_client
+                    ),
+                );
+                resp.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(PER_CLIENT_RETRY_AFTER),
+                );
+                return resp;
+            }
+        },
+        _ => None,
+    };
     let permit: Option<OwnedSemaphorePermit> = if label == "tools/call" {
         state.tool_permits.clone().acquire_owned().await.ok()
     } else {
@@ -1008,6 +1140,15 @@ async fn post(state: &AppState, service: &McpService, req: Request) -> Response 
             "the request timed out (MCP_REQUEST_TIMEOUT_MS)",
         );
     };
+    // The session rmcp opened counts for the client until it ends; no session: released.
+    if let (Some(r), Some(sid)) = (
+        reservation,
+        resp.headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok()),
+    ) {
+        r.commit(sid);
+    }
     let (parts, body) = resp.into_parts();
     // rmcp answers 415 to a body it cannot read as a JSON-RPC message: say it in JSON-RPC.
     if parts.status == StatusCode::UNSUPPORTED_MEDIA_TYPE && content_type_ok {
