@@ -28,8 +28,8 @@
 use super::schema::{KeepDefs, Tok, make_nullable, normalize_object};
 use super::tree::{Node, Object};
 use crate::diagnostics::{Diagnostic, escape_pointer_token};
-use serde_json::{Map, Value};
 use foldhash::{HashMap, HashMapExt as _, HashSet, HashSetExt as _};
+use serde_json::{Map, Value};
 use std::fmt::Write as _;
 
 /// Maximum number of external documents fetched for one spec.

@@ -1064,7 +1064,7 @@ async fn inbound_rate_limit_is_per_user_and_shared_by_replicas() {
         &redis,
         &[
             ("HTTP_RATE_LIMIT_ENABLED", "true"),
-            ("HTTP_RATE_LIMIT_MAX_REQUESTS", "3"),
+            ("HTTP_RATE_LIMIT_MAX_REQUESTS", "5"),
         ],
     )
     .await;
@@ -1074,19 +1074,22 @@ async fn inbound_rate_limit_is_per_user_and_shared_by_replicas() {
         call(&b, &alice.access).await.status,
         call(&a, &alice.access).await.status,
         call(&b, &alice.access).await.status,
+        call(&a, &alice.access).await.status,
+        call(&b, &alice.access).await.status,
     ];
     assert_eq!(
         statuses,
-        [200, 200, 200, 429],
-        "three per minute, counted across replicas"
+        [200, 200, 200, 200, 200, 429],
+        "five per minute, counted across replicas"
     );
     let limited = call(&a, &alice.access).await;
     assert_eq!(limited.status, 429);
     assert!(limited.header("retry-after").is_some());
     gl.set(|s| s.next_user = "bob".into());
     // Bob's client registers through B: A's OAuth endpoints already served alice's
-    // registration and token request, and the per-address budget of 3 a minute covers them
-    // (the sign-in itself goes through A, the replica named by the shared issuer).
+    // registration, authorization and token request, and with bob's authorization and token
+    // request that is the per-address budget of 5 a minute (the sign-in itself goes through
+    // A, the replica named by the shared issuer).
     let bob = Flow::register(&b).await.on(&a).login().await;
     assert_eq!(
         call(&a, &bob.access).await.status,

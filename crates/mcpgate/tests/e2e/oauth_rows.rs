@@ -1,4 +1,4 @@
-//! Security catalogue rows OA17, OA22, OA24, OA27, OA31 and DoS06, end to end: the real
+//! Security catalogue rows OA17, OA22, OA24, OA27, OA31, DoS05 (`/authorize`) and DoS06, end to end: the real
 //! binary in OAuth mode and the GitLab stand-in, all on loopback.
 
 use crate::http::{HttpGate, client, rpc};
@@ -466,7 +466,7 @@ async fn oa31_gitlab_code_exchange_failures_reach_the_client_without_a_login() {
 
 /// DoS06: issued codes, access and refresh tokens are a prefix plus 43 base64url characters
 /// (256 random bits), all distinct; wrong codes at `/oauth/token` get `invalid_grant` and no
-/// token, and an address guessing past the HTTP limit (8 a minute here) gets 429 +
+/// token, and an address guessing past the HTTP limit (10 a minute here) gets 429 +
 /// Retry-After, while the real client, from another address, still signs in.
 #[tokio::test]
 async fn dos06_codes_and_tokens_have_256_bits_and_wrong_codes_get_nothing() {
@@ -476,7 +476,7 @@ async fn dos06_codes_and_tokens_have_256_bits_and_wrong_codes_get_nothing() {
         "http",
         &[
             ("HTTP_RATE_LIMIT_ENABLED", "true"),
-            ("HTTP_RATE_LIMIT_MAX_REQUESTS", "8"),
+            ("HTTP_RATE_LIMIT_MAX_REQUESTS", "10"),
             ("MCP_TRUSTED_PROXIES", "127.0.0.1/32"),
         ],
     )
@@ -502,7 +502,7 @@ async fn dos06_codes_and_tokens_have_256_bits_and_wrong_codes_get_nothing() {
         }
     }
     assert_eq!(seen.len(), 9);
-    // Guessing from one address: the first 8 guesses are wrong codes, then the address is out
+    // Guessing from one address: the first 10 guesses are wrong codes, then the address is out
     // of budget (429 + Retry-After) and nothing is looked up any more.
     let c = client();
     for i in 0..20 {
@@ -528,7 +528,7 @@ async fn dos06_codes_and_tokens_have_256_bits_and_wrong_codes_get_nothing() {
             .and_then(|v| v.parse::<u64>().ok());
         let body: Value = r.json().await.unwrap();
         assert!(body.get("access_token").is_none(), "{guess}: {body}");
-        if i < 8 {
+        if i < 10 {
             assert_eq!(status, 400, "guess {i}: {body}");
             assert_eq!(body["error"], "invalid_grant");
         } else {
@@ -540,13 +540,68 @@ async fn dos06_codes_and_tokens_have_256_bits_and_wrong_codes_get_nothing() {
             );
         }
     }
-    // The real client (another address) is not affected: 1 registration + 4 token requests
-    // stay within its own budget of 8.
+    // The real client (another address) is not affected: 1 registration + 4 × (authorize +
+    // token) stay within its own budget of 10.
     let t = flow.login().await;
     assert!(
         t.access.starts_with("mcpg_at_"),
         "the real client still signs in"
     );
+}
+
+/// DoS05 (`/authorize` transactions): every `GET /oauth/authorize` stores a pending consent,
+/// so one address gets at most `HTTP_RATE_LIMIT_MAX_REQUESTS` of them a minute (shared with
+/// the other OAuth endpoints): the rest get 429 + Retry-After and no consent page; another
+/// address is still served.
+#[tokio::test]
+async fn dos05_authorize_transactions_are_capped_per_address() {
+    let (_gl, _dir, gate, _public) = gate_with_public(
+        "http",
+        &[
+            ("HTTP_RATE_LIMIT_ENABLED", "true"),
+            ("HTTP_RATE_LIMIT_MAX_REQUESTS", "6"),
+            ("MCP_TRUSTED_PROXIES", "127.0.0.1"),
+        ],
+    )
+    .await;
+    // The registration takes one request of the address's budget.
+    let flow = Flow::register(&gate).await;
+    let mut pages = 0;
+    for i in 0..20 {
+        let r = flow.http.get(flow.authorize_url(&[])).send().await.unwrap();
+        match r.status().as_u16() {
+            200 => {
+                pages += 1;
+                assert!(
+                    r.text().await.unwrap().contains("consent_id"),
+                    "attempt {i}"
+                );
+            }
+            429 => {
+                let retry = r.headers().get("retry-after").and_then(|v| v.to_str().ok());
+                assert!(
+                    retry
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .is_some_and(|s| (1..=60).contains(&s)),
+                    "attempt {i}: Retry-After {retry:?}"
+                );
+                let body = r.text().await.unwrap();
+                assert!(!body.contains("consent_id"), "attempt {i}: {body}");
+            }
+            other => panic!("attempt {i}: status {other}"),
+        }
+    }
+    // 6 a minute, one spent on the registration (a slow run may see one token refilled).
+    assert!((5..=6).contains(&pages), "{pages} consent pages");
+    // Another address (through the trusted proxy) still gets its consent page.
+    let r = flow
+        .http
+        .get(flow.authorize_url(&[]))
+        .header("x-forwarded-for", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
 }
 
 /// OA27: a burst of 40 registrations from one IP, with the HTTP limit at 10 a minute: 10 are

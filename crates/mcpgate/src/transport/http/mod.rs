@@ -574,9 +574,15 @@ async fn take_token(
 fn oauth_limit_key(state: &AppState, req: &Request) -> Option<(String, ratelimit::ClientKey)> {
     state.oauth_limiter.as_ref()?;
     let path = req.uri().path();
-    if req.method() != Method::POST
-        || !matches!(path, "/oauth/register" | "/oauth/token" | "/oauth/revoke")
-    {
+    // Each of these stores something (a registration, a pending consent, a token) or checks a
+    // secret; `/oauth/authorize` is a GET (a browser navigation) that stores a consent
+    // transaction (DoS05).
+    let limited = match *req.method() {
+        Method::POST => matches!(path, "/oauth/register" | "/oauth/token" | "/oauth/revoke"),
+        Method::GET => path == "/oauth/authorize",
+        _ => false,
+    };
+    if !limited {
         return None;
     }
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>()?.0.ip();
