@@ -15,7 +15,7 @@ use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
 /// A random opaque token: `prefix` + 43 base64url characters (256 bits).
-pub(super) fn random_token(prefix: &str) -> String {
+pub(crate) fn random_token(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     fill_random(&mut bytes);
     format!("{prefix}{}", B64URL.encode(bytes))

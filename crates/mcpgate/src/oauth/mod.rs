@@ -17,7 +17,7 @@
 //! an upstream token refresh is single-flight across replicas (a store lock).
 
 mod cimd;
-mod crypto;
+pub(crate) mod crypto;
 mod page;
 mod routes;
 pub(crate) use routes::cors;

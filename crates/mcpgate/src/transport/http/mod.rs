@@ -18,6 +18,7 @@ mod caps;
 mod guard;
 mod jsonrpc;
 mod ratelimit;
+mod sessions;
 
 use crate::config::{HttpSettings, SessionMode};
 use crate::mcp::{Gateway, McpHandler};
@@ -33,7 +34,6 @@ use futures::StreamExt as _;
 use guard::OriginCheck;
 use http::{HeaderValue, Method, StatusCode, header};
 use metrics_exporter_prometheus::PrometheusHandle;
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -43,7 +43,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-type McpService = StreamableHttpService<McpHandler, LocalSessionManager>;
+type McpService = StreamableHttpService<McpHandler, sessions::Sessions>;
 
 /// Counts in-flight POSTs so shutdown can wait for them.
 #[derive(Debug, Default)]
@@ -86,7 +86,7 @@ impl InFlight {
 struct AppState {
     settings: HttpSettings,
     mcp: OnceLock<McpService>,
-    sessions: Arc<LocalSessionManager>,
+    sessions: Arc<sessions::Sessions>,
     limiter: Option<ratelimit::RateLimiter>,
     /// The same budget for the OAuth endpoints, counted apart from `/mcp`'s.
     oauth_limiter: Option<ratelimit::RateLimiter>,
@@ -121,8 +121,8 @@ impl AppState {
     }
 
     fn new(settings: HttpSettings, metrics: Option<PrometheusHandle>) -> Arc<Self> {
-        let mut sessions = LocalSessionManager::default();
-        sessions.session_config.keep_alive = Some(settings.session_timeout);
+        let mut sessions = sessions::Sessions::default();
+        sessions.local.session_config.keep_alive = Some(settings.session_timeout);
         Arc::new(Self {
             limiter: settings
                 .rate_limit_per_minute
@@ -506,7 +506,7 @@ async fn metrics_route(State(state): State<Arc<AppState>>) -> Response {
         return guard::text(StatusCode::NOT_FOUND, "Not Found");
     };
     if state.settings.session_mode == SessionMode::Stateful {
-        metrics::set_active_sessions(state.sessions.sessions.read().await.len());
+        metrics::set_active_sessions(state.sessions.local.sessions.read().await.len());
     }
     (
         [(
@@ -738,6 +738,7 @@ async fn mcp_entry(State(state): State<Arc<AppState>>, mut req: Request) -> Resp
                 if let (Some(u), None, Some(sid)) = (&user, &session, opened) {
                     let live: HashSet<String> = state
                         .sessions
+                        .local
                         .sessions
                         .read()
                         .await
@@ -760,7 +761,7 @@ async fn mcp_entry(State(state): State<Arc<AppState>>, mut req: Request) -> Resp
                 .get("mcp-session-id")
                 .and_then(|v| v.to_str().ok())
             {
-                if !state.sessions.sessions.read().await.contains_key(id) {
+                if !state.sessions.local.sessions.read().await.contains_key(id) {
                     return guard::decorate(
                         guard::text(StatusCode::NOT_FOUND, "Not Found: unknown session"),
                         &origin,
@@ -956,7 +957,7 @@ async fn reserve_session(
     }
     {
         // Under the registry's lock: a session committed meanwhile is already in it.
-        let live = state.sessions.sessions.read().await;
+        let live = state.sessions.local.sessions.read().await;
         counts.forget_ended(|id| live.contains_key(id));
     }
     counts.try_reserve(client, s.max_sessions_per_client)
@@ -1046,7 +1047,7 @@ async fn post(
     let opens_session = s.session_mode == SessionMode::Stateful
         && method.as_deref() == Some("initialize")
         && !parts.headers.contains_key("mcp-session-id");
-    if opens_session && state.sessions.sessions.read().await.len() >= s.max_sessions {
+    if opens_session && state.sessions.local.sessions.read().await.len() >= s.max_sessions {
         metrics::mcp_request(label, "session_limit");
         tracing::warn!("refused initialize: session limit reached (MCP_MAX_SESSIONS)");
         let mut resp = jsonrpc::error(
