@@ -1,5 +1,6 @@
 //! Hardening rows of the security catalogue against the real binary on loopback: stdio
-//! framing (TR14), session resumption (TR06), a self-signed TLS upstream (UF06), slow and
+//! framing (TR14), session resumption (TR06, across sessions and across streams of one session),
+//! a stateful session on another replica (MR07), a self-signed TLS upstream (UF06), slow and
 //! stream-hoarding clients (DoS03, DoS04). Each test is named by the catalogue id it covers.
 
 use crate::http::{HttpGate, client, post_raw, rpc};
@@ -315,6 +316,176 @@ async fn tr06_last_event_id_of_another_session_replays_nothing_of_it() {
     )
     .await;
     assert_eq!(list.status, 200, "{}", list.text);
+}
+
+/// Starts a `tools/call` of manage_projects get for `project` in `session` with JSON-RPC id
+/// `id`, reads the stream up to its first event (a priming event, before the slow upstream
+/// answers) and drops the connection. Returns that event's id.
+async fn start_and_lose_a_call(
+    c: &reqwest::Client,
+    mcp: &str,
+    session: &str,
+    id: &str,
+    project: &str,
+) -> String {
+    let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+        "params": {"name": "manage_projects", "arguments": {"action": "get", "project_id": project}}});
+    let mut stream = c
+        .post(mcp)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", session)
+        .header("mcp-protocol-version", V)
+        .body(call.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let mut first = String::new();
+    loop {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), stream.chunk())
+            .await
+            .expect("no first event")
+            .unwrap()
+            .expect("stream ended before its first event");
+        first.push_str(&String::from_utf8_lossy(&chunk));
+        if let Some(event) = sse_events(&first).into_iter().find_map(|(id, _)| id) {
+            assert!(!first.contains(project), "answered too early: {first}");
+            return event;
+        }
+    }
+}
+
+/// TR06, same session: two slow tool calls in one stateful session each lose their stream
+/// after the first event; resuming with the first call's event id replays that call's answer
+/// only, never the other stream's, and the other call resumes with its own id.
+#[tokio::test]
+async fn tr06_last_event_id_replays_only_its_own_stream_of_the_session() {
+    let mock = MockUpstream::start_delayed(
+        |_| Duration::from_millis(1500),
+        |r, _| {
+            let name = if r.path_and_query.contains("one") {
+                "stream-one-answer"
+            } else {
+                "stream-two-answer"
+            };
+            axum::Json(json!({"id": 42, "name": name})).into_response()
+        },
+    )
+    .await;
+    let gate = HttpGate::start(
+        &mock.url("/api/v4"),
+        &[
+            ("MCP_SESSION_MODE", "stateful"),
+            ("HTTP_RATE_LIMIT_MAX_REQUESTS", "100000"),
+        ],
+    );
+    let c = client();
+    gate.ready(&c).await;
+    let mcp = gate.url("/mcp");
+    let sid = open_session(&c, &mcp).await;
+    let one = start_and_lose_a_call(&c, &mcp, &sid, "call-one", "group/one").await;
+    let two = start_and_lose_a_call(&c, &mcp, &sid, "call-two", "group/two").await;
+    assert_ne!(one, two, "two streams share an event id");
+    // Each resumed stream is read until it ends or for 4 s (both answers are due after
+    // 1.5 s), not just until its own answer: anything of the other stream would show.
+    let wait = Duration::from_secs(4);
+    let never = "\u{0}never";
+    let (status, replay) = resume(&c, &mcp, &sid, &one, wait, never).await;
+    assert_eq!(status, 200, "{replay}");
+    assert!(
+        replay.contains("call-one") && replay.contains("stream-one-answer"),
+        "stream one did not resume: {replay}"
+    );
+    assert!(
+        !replay.contains("call-two") && !replay.contains("stream-two-answer"),
+        "resuming stream one replayed stream two: {replay}"
+    );
+    let (status, replay) = resume(&c, &mcp, &sid, &two, wait, never).await;
+    assert_eq!(status, 200, "{replay}");
+    assert!(
+        replay.contains("call-two") && replay.contains("stream-two-answer"),
+        "stream two did not resume: {replay}"
+    );
+    assert!(
+        !replay.contains("call-one") && !replay.contains("stream-one-answer"),
+        "resuming stream two replayed stream one: {replay}"
+    );
+}
+
+/// MR07 (stateful mode, two replicas, no sticky sessions): a session opened on A, with A's
+/// GET stream open, is unknown to B: a POST (and a GET) for it on B is a spec 404, B calls
+/// no upstream, and nothing reaches A's stream; A keeps serving the session.
+#[tokio::test]
+async fn mr07_stateful_session_on_another_replica_is_a_404_and_reaches_nothing() {
+    let mock = MockUpstream::json(json!({"id": 42, "name": "mr07-project"})).await;
+    let env = [
+        ("MCP_SESSION_MODE", "stateful"),
+        ("HTTP_RATE_LIMIT_MAX_REQUESTS", "100000"),
+    ];
+    let a = HttpGate::start(&mock.url("/api/v4"), &env);
+    let b = HttpGate::start(&mock.url("/api/v4"), &env);
+    let c = client();
+    a.ready(&c).await;
+    b.ready(&c).await;
+    let (mcp_a, mcp_b) = (a.url("/mcp"), b.url("/mcp"));
+    let sid = open_session(&c, &mcp_a).await;
+    let mut stream_a = c
+        .get(&mcp_a)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &sid)
+        .header("mcp-protocol-version", V)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream_a.status(), 200);
+    let call = json!({"jsonrpc": "2.0", "id": "mr07-call", "method": "tools/call",
+        "params": {"name": "manage_projects", "arguments": {"action": "get", "project_id": "7"}}});
+    let on_b = post_raw(
+        &c,
+        &mcp_b,
+        call.to_string(),
+        &[
+            ("mcp-session-id", sid.as_str()),
+            ("mcp-protocol-version", V),
+        ],
+    )
+    .await;
+    assert_eq!(on_b.status, 404, "{}", on_b.text);
+    assert!(!on_b.text.contains("mr07-project"), "{}", on_b.text);
+    let get_b = c
+        .get(&mcp_b)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &sid)
+        .header("mcp-protocol-version", V)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get_b.status(), 404);
+    assert!(mock.recorded().is_empty(), "B called the upstream");
+    // Nothing of the call sent to B shows up on A's stream.
+    let mut seen = String::new();
+    let until = tokio::time::Instant::now() + Duration::from_millis(800);
+    while let Ok(Ok(Some(chunk))) = tokio::time::timeout_at(until, stream_a.chunk()).await {
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(
+        !seen.contains("mr07-call") && !seen.contains("mr07-project"),
+        "{seen}"
+    );
+    // A still serves the session.
+    let on_a = post_raw(
+        &c,
+        &mcp_a,
+        call.to_string(),
+        &[
+            ("mcp-session-id", sid.as_str()),
+            ("mcp-protocol-version", V),
+        ],
+    )
+    .await;
+    assert_eq!(on_a.status, 200, "{}", on_a.text);
+    assert!(on_a.text.contains("mr07-project"), "{}", on_a.text);
 }
 
 /// A self-signed server certificate (not a CA) for 127.0.0.1 and localhost, made with the
