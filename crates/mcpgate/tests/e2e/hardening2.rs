@@ -147,6 +147,87 @@ async fn tr04_bulk_random_and_byte_level_hostile_session_ids() {
     assert!(mock.recorded().is_empty());
 }
 
+/// TR08, protocol 2026-07-28 (SEP-2243 standard headers): a `tools/call` whose `Mcp-Method`
+/// header differs from the body, lacks `Mcp-Method`, lacks `Mcp-Name`, or whose `Mcp-Name`
+/// differs from `params.name` is a 400 with JSON-RPC `-32020` naming the header, and the
+/// upstream is never called; `Mcp-Name` in the `=?base64?…?=` form is decoded before the
+/// comparison, so the encoded tool name is served (as is the plain one).
+#[tokio::test]
+async fn tr08_2026_header_mismatches_are_400_header_mismatch_and_base64_names_decode() {
+    let mock = MockUpstream::json(json!({"id": 42, "name": "tr08-project"})).await;
+    let gate = HttpGate::start(&mock.url("/api/v4"), &[]);
+    let c = client();
+    gate.ready(&c).await;
+    let mcp = gate.url("/mcp");
+    let body = json!({"jsonrpc": "2.0", "id": "tr08", "method": "tools/call", "params": {
+        "name": "manage_projects",
+        "arguments": {"action": "get", "project_id": "7"},
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {}
+        }
+    }})
+    .to_string();
+    let encoded = format!(
+        "=?base64?{}?=",
+        base64::engine::general_purpose::STANDARD.encode("manage_projects")
+    );
+    let refused: [(&[(&str, &str)], &str); 4] = [
+        (
+            &[
+                ("mcp-method", "tools/list"),
+                ("mcp-name", "manage_projects"),
+            ],
+            "Mcp-Method",
+        ),
+        (&[("mcp-name", "manage_projects")], "Mcp-Method"),
+        (&[("mcp-method", "tools/call")], "Mcp-Name"),
+        (
+            &[("mcp-method", "tools/call"), ("mcp-name", "manage_users")],
+            "Mcp-Name",
+        ),
+    ];
+    for (headers, named) in refused {
+        let mut all = vec![("mcp-protocol-version", "2026-07-28")];
+        all.extend_from_slice(headers);
+        let a = post_raw(&c, &mcp, body.clone(), &all).await;
+        assert_eq!(a.status, 400, "{headers:?}: {}", a.text);
+        assert_eq!(
+            a.body["error"]["code"],
+            json!(-32020),
+            "{headers:?}: {}",
+            a.text
+        );
+        assert_eq!(a.body["id"], json!("tr08"), "{headers:?}: {}", a.text);
+        let message = a.body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(named), "{headers:?}: {message}");
+    }
+    assert!(
+        mock.recorded().is_empty(),
+        "a refused call reached the upstream"
+    );
+    for name in ["manage_projects", encoded.as_str()] {
+        let a = post_raw(
+            &c,
+            &mcp,
+            body.clone(),
+            &[
+                ("mcp-protocol-version", "2026-07-28"),
+                ("mcp-method", "tools/call"),
+                ("mcp-name", name),
+            ],
+        )
+        .await;
+        assert_eq!(a.status, 200, "Mcp-Name {name}: {}", a.text);
+        assert!(
+            a.text.contains("tr08-project"),
+            "Mcp-Name {name}: {}",
+            a.text
+        );
+    }
+    assert_eq!(mock.recorded().len(), 2);
+}
+
 /// TR08: `MCP-Protocol-Version: 1999-01-01` (and other unknown values) is a 400 whose
 /// JSON-RPC error (`-32022`) lists the supported versions in its message and in
 /// `data.supported`, with the requested value in `data.requested`; nothing reaches the
