@@ -124,4 +124,47 @@ mod tests {
             assert_eq!(raw.len(), 32);
         }
     }
+
+    /// TR04 at the session layer: with 100 live sessions, 10⁶ random ids (visible ASCII,
+    /// 1–64 characters, plus well-formed 43-character ids) match none of them. The HTTP
+    /// path for hostile ids is tested end to end (tests/e2e/hardening2.rs).
+    #[tokio::test]
+    async fn tr04_a_million_random_ids_find_no_session() {
+        let sessions = Sessions::default();
+        let mut live = HashSet::new();
+        for _ in 0..100 {
+            let (id, transport) = sessions
+                .create_session()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            drop(transport);
+            live.insert(id);
+        }
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut found = 0;
+        for i in 0..1_000_000u32 {
+            let id: SessionId = if i % 2 == 0 {
+                let len = 1 + (next() % 64) as usize;
+                (0..len)
+                    .map(|_| char::from(0x21 + (next() % 94) as u8))
+                    .collect::<String>()
+                    .into()
+            } else {
+                new_id()
+            };
+            if sessions.has_session(&id).await.unwrap_or(false) {
+                found += 1;
+            }
+        }
+        assert_eq!(found, 0);
+        for id in &live {
+            assert!(sessions.has_session(id).await.unwrap_or(false));
+        }
+    }
 }
