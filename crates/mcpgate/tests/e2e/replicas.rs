@@ -1,4 +1,4 @@
-//! Multi-replica (MR) and secrets (SL01) rows of the security catalogue, end to end: real
+//! Multi-replica (MR01–MR06, MR09) and secrets (SL01) rows of the security catalogue, end to end: real
 //! binaries sharing a real Redis (or the embedded store), the GitLab stand-in, and a cuttable
 //! TCP proxy in front of Redis.
 #![allow(
@@ -630,5 +630,131 @@ async fn sl01_no_secret_of_any_kind_in_trace_logs_metrics_error_bodies_or_tool_r
                 "`{canary}` in {what}: {body}"
             );
         }
+    }
+}
+
+/// MR01: three replicas share Redis; three signed-in users call ~200 times a second for 3 s,
+/// round-robin over the replicas, and replica C is killed (SIGKILL) after 1 s. A client-side
+/// "balancer" stops sending to C once a call to it fails. Every call on A and B succeeds as
+/// the token's user; the only failures are calls to C around the kill; afterwards every
+/// access token still works on A and B and every refresh token rotates: no login is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mr01_kill_9_of_one_of_three_replicas_under_load_loses_no_login() {
+    let Some(redis) = test_redis() else {
+        return;
+    };
+    let no_limit = ("HTTP_RATE_LIMIT_ENABLED", "false");
+    let (gl, a, b) = redis_replicas(&redis, &[QUIET, no_limit]).await;
+    let public = a.url("");
+    let mut c = start_gate(
+        &gl,
+        free_port(),
+        &[
+            ("MCP_STORE_URL", redis.as_str()),
+            ("MCP_PUBLIC_URL", public.as_str()),
+            QUIET,
+            no_limit,
+        ],
+    );
+    c.ready(&client()).await;
+    let mut users = Vec::new();
+    for name in ["alice", "bob", "carol"] {
+        gl.set(|s| s.next_user = name.into());
+        let flow = Flow::register(&a).await;
+        let tokens = flow.login().await;
+        users.push((name, flow, tokens));
+    }
+    let urls = [a.url("/mcp"), b.url("/mcp"), c.url("/mcp")];
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let c_alive = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(5));
+    let mut killed_at = None;
+    for i in 0..600usize {
+        tick.tick().await;
+        if killed_at.is_none() && started.elapsed() >= Duration::from_secs(1) {
+            c.child.kill().unwrap(); // SIGKILL
+            killed_at = Some(started.elapsed());
+        }
+        let mut replica = i % 3;
+        if replica == 2 && !c_alive.load(std::sync::atomic::Ordering::SeqCst) {
+            replica = i % 2;
+        }
+        let (user, _, tokens) = &users[(i / 3) % users.len()];
+        let (user, auth) = (*user, format!("Bearer {}", tokens.access));
+        let (url, http, c_alive) = (urls[replica].clone(), http.clone(), c_alive.clone());
+        tasks.push(tokio::spawn(async move {
+            let sent = started.elapsed();
+            let body = json!({"jsonrpc": "2.0", "id": i, "method": "tools/call", "params":
+                {"name": "manage_projects", "arguments": {"action": "get", "project_id": "group/sub"}}});
+            let answer = http
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", "2025-06-18")
+                .header("authorization", auth)
+                .body(body.to_string())
+                .send()
+                .await;
+            let outcome = match answer {
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    let text = r.text().await.unwrap_or_default();
+                    let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                    let inner = v["result"]["content"][0]["text"].as_str().unwrap_or_default();
+                    let seen: Value = serde_json::from_str(inner).unwrap_or(Value::Null);
+                    if status == 200 && seen["seen_by"] == user {
+                        Ok(())
+                    } else {
+                        Err(format!("status {status}, user {user}: {text:.300}"))
+                    }
+                }
+                Err(e) => Err(format!("{e}")),
+            };
+            if outcome.is_err() && replica == 2 {
+                c_alive.store(false, std::sync::atomic::Ordering::SeqCst);
+            }
+            (replica, sent, outcome)
+        }));
+    }
+    let killed_at = killed_at.expect("C was never killed");
+    let mut failures_on_c = 0;
+    let mut served = [0usize; 3];
+    for t in tasks {
+        let (replica, sent, outcome) = t.await.unwrap();
+        match outcome {
+            Ok(()) => served[replica] += 1,
+            Err(e) => {
+                assert_eq!(replica, 2, "a call on a live replica failed: {e}");
+                assert!(
+                    sent + Duration::from_secs(1) >= killed_at,
+                    "a call to C failed before the kill (sent at {sent:?}): {e}"
+                );
+                failures_on_c += 1;
+            }
+        }
+    }
+    c.child.wait().unwrap();
+    eprintln!("MR01: served {served:?}, failed on C {failures_on_c}, killed at {killed_at:?}");
+    assert!(served[0] > 150 && served[1] > 150, "{served:?}");
+    assert!(served[2] > 30, "C served before its kill: {served:?}");
+    // In flight at the kill, or sent before the balancer saw C fail: a handful, not hundreds.
+    assert!(failures_on_c <= 20, "{failures_on_c} failed calls on C");
+    // No login lost: every access token works on both survivors as its user, and every
+    // refresh token rotates.
+    for (user, flow, tokens) in &users {
+        for gate in [&a, &b] {
+            let answer = call(gate, &tokens.access).await;
+            assert_eq!(answer.status, 200, "{user}: {}", answer.text);
+            assert_eq!(seen_by(&answer), *user);
+        }
+        let (status, body) = flow.on(&b).refresh(&tokens.refresh).await;
+        assert_eq!(status, 200, "{user}: {body}");
+        let fresh = body["access_token"].as_str().unwrap();
+        assert_eq!(seen_by(&call(&a, fresh).await), *user);
     }
 }
