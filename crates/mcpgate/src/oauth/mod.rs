@@ -71,6 +71,10 @@ pub struct OAuthSettings {
 const PENDING_TTL: Duration = Duration::from_secs(600);
 /// An upstream token this close to expiry is refreshed before use.
 const REFRESH_MARGIN_S: u64 = 30;
+/// How far replicas' clocks may disagree (MR08). Lifetimes are enforced by the store's TTLs
+/// (Redis counts them on its own clock); a replica's clock only backs them up, with this
+/// much slack, so a replica whose clock runs ahead does not end sign-ins early.
+pub(crate) const MAX_CLOCK_SKEW: Duration = Duration::from_secs(120);
 
 /// Store key prefixes (one place, so the layout is visible).
 mod key {
@@ -416,7 +420,10 @@ impl OAuth {
             .await
             .map_err(unavailable)?
             .ok_or(AuthFailure::Invalid)?;
-        if record.expires_at <= now_s() || !self.is_our_resource(&record.resource) {
+        // The store drops the record at expiry; the local check only backs it up (skew).
+        if record.expires_at.saturating_add(MAX_CLOCK_SKEW.as_secs()) <= now_s()
+            || !self.is_our_resource(&record.resource)
+        {
             return Err(AuthFailure::Invalid);
         }
         let grant: Grant = self

@@ -248,7 +248,13 @@ async fn refresh_reused(o: &OAuth, client_id: &str, h: &str) -> Response {
             "the refresh token is invalid, expired or revoked",
         );
     };
-    let recent = now_ms().saturating_sub(used.at_ms) < o.settings.refresh_grace.as_millis();
+    // Whether the grace period is over is the store's call (the successor is kept under a
+    // key with the grace period as its TTL, counted on the store's clock); this replica's
+    // clock only decides whether waiting for that key makes sense, with slack for skew
+    // between replicas (MR08): a replica whose clock runs ahead must not revoke a sign-in
+    // whose client repeated its refresh in time.
+    let recent = now_ms().saturating_sub(used.at_ms)
+        < (o.settings.refresh_grace + super::MAX_CLOCK_SKEW).as_millis();
     if recent && used.client_id == client_id {
         let grace_key = format!("rtgrace:{h}");
         // The first redemption may still be writing its answer.

@@ -758,3 +758,79 @@ async fn mr01_kill_9_of_one_of_three_replicas_under_load_loses_no_login() {
         assert_eq!(seen_by(&call(&a, fresh).await), *user);
     }
 }
+
+/// libfaketime's preload library, or `None` (skip) unless interop tests are required.
+fn faketime_lib() -> Option<&'static str> {
+    const LIB: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+    if std::path::Path::new(LIB).exists() {
+        return Some(LIB);
+    }
+    assert!(
+        std::env::var_os("MCPGATE_REQUIRE_INTEROP").is_none(),
+        "libfaketime is missing (apt-get install faketime)"
+    );
+    eprintln!("skipped: libfaketime is not installed");
+    None
+}
+
+/// MR08 (clock skew, rolling key rotation): replica A keeps time, B's wall clock runs 2
+/// minutes ahead and C's 2 minutes behind (libfaketime), and C is already "upgraded" to a new
+/// encryption key with A's as the previous one. A code issued on A redeems on B; the access
+/// token works on B and C; a refresh made on A and repeated on B within the grace period gets
+/// the same successor (B's clock must not turn the repeat into a reuse and revoke the
+/// sign-in); the successor works on C, which opens A's sealed GitLab token with the previous
+/// key. No sign-in ends because of skew or the rotation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mr08_clock_skew_of_two_minutes_and_a_rolling_key_rotation_log_nobody_out() {
+    let (Some(redis), Some(lib)) = (test_redis(), faketime_lib()) else {
+        return;
+    };
+    let (gl, a, _unused) = redis_replicas(&redis, &[QUIET]).await;
+    let public = a.url("");
+    let replica = |extra: &[(&str, &str)]| {
+        let mut env = vec![
+            ("MCP_STORE_URL", redis.as_str()),
+            ("MCP_PUBLIC_URL", public.as_str()),
+            ("LD_PRELOAD", lib),
+            ("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
+            QUIET,
+        ];
+        env.extend_from_slice(extra);
+        start_gate(&gl, free_port(), &env)
+    };
+    let b = replica(&[("FAKETIME", "+2m")]);
+    let new_key = "3q2+7wQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let c = replica(&[
+        ("FAKETIME", "-2m"),
+        ("MCP_TOKEN_ENCRYPTION_KEY", new_key),
+        ("MCP_TOKEN_ENCRYPTION_KEY_PREVIOUS", KEY),
+    ]);
+    b.ready(&client()).await;
+    c.ready(&client()).await;
+
+    // A code issued on A (60 s lifetime) redeems on B, whose clock is 2 minutes ahead.
+    let flow = Flow::register(&a).await;
+    let back = flow.code(&[]).await;
+    let code = query(&back)["code"].clone();
+    let (status, body) = flow.on(&b).exchange(&code).await;
+    assert_eq!(status, 200, "code redeemed on the fast replica: {body}");
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    let refresh = body["refresh_token"].as_str().unwrap().to_owned();
+    for gate in [&a, &b, &c] {
+        let answer = call(gate, &access).await;
+        assert_eq!(answer.status, 200, "{}\n{}", answer.text, gate.stderr());
+        assert_eq!(seen_by(&answer), "alice");
+    }
+    // A refresh on A, repeated on B within the grace period: the same successor.
+    let (status, first) = flow.refresh(&refresh).await;
+    assert_eq!(status, 200, "{first}");
+    let (status, again) = flow.on(&b).refresh(&refresh).await;
+    assert_eq!(status, 200, "the repeat on the fast replica: {again}");
+    assert_eq!(again["access_token"], first["access_token"]);
+    let successor = first["access_token"].as_str().unwrap();
+    for gate in [&a, &b, &c] {
+        let answer = call(gate, successor).await;
+        assert_eq!(answer.status, 200, "{}\n{}", answer.text, gate.stderr());
+        assert_eq!(seen_by(&answer), "alice");
+    }
+}
