@@ -1,10 +1,10 @@
-//! Security catalogue rows OA17, OA22, OA24, OA27, OA31, DoS05 (`/authorize`) and DoS06, end to end: the real
+//! Security catalogue rows OA14, OA17, OA22, OA24, OA27, OA31, DoS05 (`/authorize`) and DoS06, end to end: the real
 //! binary in OAuth mode and the GitLab stand-in, all on loopback.
 
 use crate::http::{HttpGate, client, rpc};
 use crate::oauth::{
-    Flow, REDIRECT, attr, call, free_port, location, no_redirects, oauth_gate, query, start_gate,
-    test_redis,
+    Flow, REDIRECT, attr, call, flow_cookie, free_port, location, no_redirects, oauth_gate, query,
+    start_gate, test_redis,
 };
 use crate::support::gitlab::MockGitLab;
 use base64::Engine as _;
@@ -547,6 +547,67 @@ async fn dos06_codes_and_tokens_have_256_bits_and_wrong_codes_get_nothing() {
         t.access.starts_with("mcpg_at_"),
         "the real client still signs in"
     );
+}
+
+/// OA14: there is no "remember consent". After a completed approval, the same browser,
+/// carrying every cookie mcpgate set along the way, asking again — cross-site
+/// (`Sec-Fetch-Site: cross-site`), same-origin, `none`, or without the header — gets the
+/// consent page again: never a silent redirect to GitLab or back with a code.
+#[tokio::test]
+async fn oa14_consent_is_asked_again_after_an_approval_whatever_sec_fetch_site_says() {
+    let (_gl, _dir, gate, _public) = gate_with_public("http", &[]).await;
+    let flow = Flow::register(&gate).await;
+    let consent = flow.consent_page(&[]).await;
+    let r = flow.answer_consent(&consent, "approve").await;
+    assert_eq!(r.status(), 302);
+    let mut jar: Vec<String> = set_cookies(&r)
+        .iter()
+        .map(|c| c.split(';').next().unwrap_or_default().to_owned())
+        .collect();
+    jar.push(consent.2.clone());
+    let flow_c = flow_cookie(&r);
+    let r = flow.http.get(location(&r)).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    let r = flow
+        .http
+        .get(location(&r))
+        .header("cookie", &flow_c)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    assert!(
+        query(&location(&r)).contains_key("code"),
+        "the approval did not complete"
+    );
+    jar.extend(
+        set_cookies(&r)
+            .iter()
+            .map(|c| c.split(';').next().unwrap_or_default().to_owned()),
+    );
+    let jar = jar.join("; ");
+    for site in [Some("cross-site"), Some("same-origin"), Some("none"), None] {
+        let mut req = flow
+            .http
+            .get(flow.authorize_url(&[]))
+            .header("cookie", &jar);
+        if let Some(site) = site {
+            req = req.header("sec-fetch-site", site);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(
+            r.status(),
+            200,
+            "Sec-Fetch-Site {site:?}: {:?}",
+            r.headers()
+        );
+        assert!(r.headers().get("location").is_none());
+        let html = r.text().await.unwrap();
+        assert!(
+            html.contains("consent_id") && html.contains("csrf_token"),
+            "Sec-Fetch-Site {site:?}: not a consent page"
+        );
+    }
 }
 
 /// DoS05 (`/authorize` transactions): every `GET /oauth/authorize` stores a pending consent,
