@@ -256,36 +256,15 @@ async fn tr06_last_event_id_of_another_session_replays_nothing_of_it() {
     let sid_a = open_session(&c, &mcp).await;
     let sid_b = open_session(&c, &mcp).await;
     assert_ne!(sid_a, sid_b);
-    let call = json!({"jsonrpc": "2.0", "id": "alpha-secret-tr06", "method": "tools/call",
-        "params": {"name": "manage_projects", "arguments": {"action": "get", "project_id": "group/sub"}}});
-    let mut stream = c
-        .post(&mcp)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-session-id", &sid_a)
-        .header("mcp-protocol-version", V)
-        .body(call.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stream.status(), 200);
-    let mut first = String::new();
-    let event_id = loop {
-        let chunk = tokio::time::timeout(Duration::from_secs(5), stream.chunk())
-            .await
-            .expect("no first event")
-            .unwrap()
-            .expect("stream ended before its first event");
-        first.push_str(&String::from_utf8_lossy(&chunk));
-        if let Some(id) = sse_events(&first).into_iter().find_map(|(id, _)| id) {
-            break id;
-        }
-    };
-    assert!(
-        !first.contains("alpha-project"),
-        "answered too early: {first}"
-    );
-    drop(stream); // the connection breaks
+    let event_id = start_and_lose_a_call(
+        &c,
+        &mcp,
+        &sid_a,
+        "alpha-secret-tr06",
+        "group/sub",
+        "alpha-project",
+    )
+    .await;
     let short = Duration::from_millis(500);
     let (status, replay) = resume(&c, &mcp, &sid_b, &event_id, short, "alpha").await;
     assert!(matches!(status, 200 | 400 | 404), "{status}");
@@ -320,13 +299,14 @@ async fn tr06_last_event_id_of_another_session_replays_nothing_of_it() {
 
 /// Starts a `tools/call` of manage_projects get for `project` in `session` with JSON-RPC id
 /// `id`, reads the stream up to its first event (a priming event, before the slow upstream
-/// answers) and drops the connection. Returns that event's id.
+/// answers: it must not hold `answer`) and drops the connection. Returns that event's id.
 async fn start_and_lose_a_call(
     c: &reqwest::Client,
     mcp: &str,
     session: &str,
     id: &str,
     project: &str,
+    answer: &str,
 ) -> String {
     let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
         "params": {"name": "manage_projects", "arguments": {"action": "get", "project_id": project}}});
@@ -350,15 +330,15 @@ async fn start_and_lose_a_call(
             .expect("stream ended before its first event");
         first.push_str(&String::from_utf8_lossy(&chunk));
         if let Some(event) = sse_events(&first).into_iter().find_map(|(id, _)| id) {
-            assert!(!first.contains(project), "answered too early: {first}");
+            assert!(!first.contains(answer), "answered too early: {first}");
             return event;
         }
     }
 }
 
 /// TR06, same session: two slow tool calls in one stateful session each lose their stream
-/// after the first event; resuming with the first call's event id replays that call's answer
-/// only, never the other stream's, and the other call resumes with its own id.
+/// after the first event; each resumed with its own event id gets its own call's answer
+/// only, never the other stream's.
 #[tokio::test]
 async fn tr06_last_event_id_replays_only_its_own_stream_of_the_session() {
     let mock = MockUpstream::start_delayed(
@@ -384,33 +364,45 @@ async fn tr06_last_event_id_replays_only_its_own_stream_of_the_session() {
     gate.ready(&c).await;
     let mcp = gate.url("/mcp");
     let sid = open_session(&c, &mcp).await;
-    let one = start_and_lose_a_call(&c, &mcp, &sid, "call-one", "group/one").await;
-    let two = start_and_lose_a_call(&c, &mcp, &sid, "call-two", "group/two").await;
+    let one =
+        start_and_lose_a_call(&c, &mcp, &sid, "call-one", "group/one", "stream-one-answer").await;
+    let two =
+        start_and_lose_a_call(&c, &mcp, &sid, "call-two", "group/two", "stream-two-answer").await;
     assert_ne!(one, two, "two streams share an event id");
-    // Each resumed stream is read until it ends or for 4 s (both answers are due after
-    // 1.5 s), not just until its own answer: anything of the other stream would show.
+    // Both streams are resumed at once, before the answers exist (rmcp keeps no answer that
+    // arrives while a stream is disconnected), and each is read until it ends or for 4 s,
+    // not just until its own answer: anything of the other stream would show.
     let wait = Duration::from_secs(4);
     let never = "\u{0}never";
-    let (status, replay) = resume(&c, &mcp, &sid, &one, wait, never).await;
-    assert_eq!(status, 200, "{replay}");
-    assert!(
-        replay.contains("call-one") && replay.contains("stream-one-answer"),
-        "stream one did not resume: {replay}"
+    let (resumed_one, resumed_two) = tokio::join!(
+        resume(&c, &mcp, &sid, &one, wait, never),
+        resume(&c, &mcp, &sid, &two, wait, never)
     );
-    assert!(
-        !replay.contains("call-two") && !replay.contains("stream-two-answer"),
-        "resuming stream one replayed stream two: {replay}"
-    );
-    let (status, replay) = resume(&c, &mcp, &sid, &two, wait, never).await;
-    assert_eq!(status, 200, "{replay}");
-    assert!(
-        replay.contains("call-two") && replay.contains("stream-two-answer"),
-        "stream two did not resume: {replay}"
-    );
-    assert!(
-        !replay.contains("call-one") && !replay.contains("stream-one-answer"),
-        "resuming stream two replayed stream one: {replay}"
-    );
+    for ((status, replay), own, other) in [
+        (
+            resumed_one,
+            ["call-one", "stream-one-answer"],
+            ["call-two", "stream-two-answer"],
+        ),
+        (
+            resumed_two,
+            ["call-two", "stream-two-answer"],
+            ["call-one", "stream-one-answer"],
+        ),
+    ] {
+        assert_eq!(status, 200, "{replay}");
+        assert!(
+            own.iter().all(|t| replay.contains(t)),
+            "{} did not resume: {replay}",
+            own[0]
+        );
+        assert!(
+            !other.iter().any(|t| replay.contains(t)),
+            "resuming {} replayed {}: {replay}",
+            own[0],
+            other[0]
+        );
+    }
 }
 
 /// MR07 (stateful mode, two replicas, no sticky sessions): a session opened on A, with A's
