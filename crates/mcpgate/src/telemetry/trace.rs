@@ -27,9 +27,13 @@ pub fn is_valid_traceparent(v: &str) -> bool {
         && (parts[0] != "00" || parts.len() == 4)
 }
 
+/// The `traceparent` header name, parsed once.
+pub(crate) static TRACEPARENT_HEADER: http::HeaderName =
+    http::HeaderName::from_static("traceparent");
+
 /// Picks a valid `traceparent` out of request headers.
 pub fn traceparent_from(headers: &http::HeaderMap) -> Option<HeaderValue> {
-    let v = headers.get("traceparent")?;
+    let v = headers.get(&TRACEPARENT_HEADER)?;
     is_valid_traceparent(v.to_str().ok()?).then(|| v.clone())
 }
 
