@@ -28,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use futures::StreamExt as _;
 use guard::OriginCheck;
-use http::{HeaderValue, Method, StatusCode, header};
+use http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use metrics_exporter_prometheus::PrometheusHandle;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -41,6 +41,12 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 type McpService = StreamableHttpService<McpHandler, LocalSessionManager>;
+
+/// Header names looked up on every request, parsed once (a `&str` name is parsed and hashed
+/// on each lookup).
+pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static MCP_SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
+static MCP_PROTOCOL_VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
 
 /// Counts in-flight POSTs so shutdown can wait for them.
 #[derive(Debug, Default)]
@@ -428,40 +434,66 @@ async fn access_log(mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = req
         .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
+        .get(&X_REQUEST_ID)
         .filter(|v| {
+            let v = v.as_bytes();
             !v.is_empty()
                 && v.len() <= 64
-                && v.bytes()
+                && v.iter()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         })
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        req.headers_mut().insert("x-request-id", v);
-    }
+        .cloned()
+        .unwrap_or_else(new_request_id);
+    req.headers_mut().insert(&X_REQUEST_ID, id.clone());
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+    // The usual paths without a copy.
+    let path: std::borrow::Cow<'static, str> = match req.uri().path() {
+        "/mcp" => "/mcp".into(),
+        "/health" => "/health".into(),
+        "/ready" => "/ready".into(),
+        "/metrics" => "/metrics".into(),
+        other => other.to_owned().into(),
+    };
+    let peer = Peer(
+        req.extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip()),
+    );
     let mut resp = next.run(req).await;
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        resp.headers_mut().insert("x-request-id", v);
-    }
     let status = resp.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let peer = peer.map(|p| p.to_string()).unwrap_or_default();
     // Probes, and tool calls whose own line (same request id) already says what happened.
-    let quiet = matches!(path.as_str(), "/health" | "/ready" | "/metrics")
+    let quiet = matches!(&*path, "/health" | "/ready" | "/metrics")
         || resp.extensions().get::<ToolCallLogged>().is_some();
+    // Fields are formatted only when the line is written.
+    let request_id = id.to_str().unwrap_or_default();
     if quiet {
-        tracing::debug!(request_id = %id, method = %method, path = %path, status, latency_ms, peer = %peer, "http request");
+        tracing::debug!(request_id = %request_id, method = %method, path = %path, status, latency_ms, peer = %peer, "http request");
     } else {
-        tracing::info!(request_id = %id, method = %method, path = %path, status, latency_ms, peer = %peer, "http request");
+        tracing::info!(request_id = %request_id, method = %method, path = %path, status, latency_ms, peer = %peer, "http request");
     }
+    resp.headers_mut().insert(&X_REQUEST_ID, id);
     resp
+}
+
+/// A new request id: a random UUID, formatted without an intermediate `String`.
+fn new_request_id() -> HeaderValue {
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+    HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static("-"))
+}
+
+/// The client address in the access log (empty when unknown), formatted only when the line
+/// is written.
+struct Peer(Option<std::net::IpAddr>);
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(ip) => ip.fmt(f),
+            None => Ok(()),
+        }
+    }
 }
 
 async fn health() -> Response {
@@ -686,7 +718,7 @@ async fn mcp_entry(State(state): State<Arc<AppState>>, mut req: Request) -> Resp
     }
     let session = req
         .headers()
-        .get("mcp-session-id")
+        .get(&MCP_SESSION_ID)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     if let (Some(u), Some(sid)) = (&user, &session) {
@@ -714,7 +746,7 @@ async fn mcp_entry(State(state): State<Arc<AppState>>, mut req: Request) -> Resp
                 // A new session opened by a signed-in user: remember whose it is.
                 let opened = resp
                     .headers()
-                    .get("mcp-session-id")
+                    .get(&MCP_SESSION_ID)
                     .and_then(|v| v.to_str().ok());
                 if let (Some(u), None, Some(sid)) = (&user, &session, opened) {
                     let live: HashSet<String> = state
@@ -738,7 +770,7 @@ async fn mcp_entry(State(state): State<Arc<AppState>>, mut req: Request) -> Resp
         if req.method() == Method::DELETE && s.session_mode == SessionMode::Stateful {
             if let Some(id) = req
                 .headers()
-                .get("mcp-session-id")
+                .get(&MCP_SESSION_ID)
                 .and_then(|v| v.to_str().ok())
             {
                 if !state.sessions.sessions.read().await.contains_key(id) {
@@ -811,15 +843,16 @@ const FAST_PATH_VERSIONS: &[&str] = &["2025-03-26", "2025-06-18", "2025-11-25"];
 /// requires, a known legacy protocol version (or none), no session. Everything else goes
 /// to rmcp.
 fn fast_path_ok(s: &HttpSettings, headers: &http::HeaderMap) -> bool {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let accept = headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect::<Vec<_>>()
-        .join(",");
+    let header = |name: &HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    // The `Accept` values as one comma-separated list, without joining them into a string.
+    let accept = || {
+        headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+    };
     let accepts = |t: &str| {
-        accept.split(',').any(|e| {
+        accept().flat_map(|v| v.split(',')).any(|e| {
             e.split(';')
                 .next()
                 .is_some_and(|m| m.trim().eq_ignore_ascii_case(t))
@@ -828,14 +861,14 @@ fn fast_path_ok(s: &HttpSettings, headers: &http::HeaderMap) -> bool {
     s.session_mode == SessionMode::Stateless
         && accepts("application/json")
         && accepts("text/event-stream")
-        && !accept.contains("q=0")
-        && header("content-type").is_some_and(|c| {
+        && !accept().any(|v| v.contains("q=0"))
+        && header(&header::CONTENT_TYPE).is_some_and(|c| {
             c.split(';')
                 .next()
                 .is_some_and(|e| e.trim().eq_ignore_ascii_case("application/json"))
         })
-        && header("mcp-session-id").is_none()
-        && header("mcp-protocol-version").is_none_or(|v| FAST_PATH_VERSIONS.contains(&v))
+        && header(&MCP_SESSION_ID).is_none()
+        && header(&MCP_PROTOCOL_VERSION).is_none_or(|v| FAST_PATH_VERSIONS.contains(&v))
 }
 
 /// 401 with the RFC 9728 pointer to our metadata, as a JSON-RPC error body.
@@ -936,7 +969,7 @@ async fn post(state: &AppState, service: &McpService, req: Request) -> Response 
     // on DELETE or idle expiry). Concurrent `initialize`s may overshoot by their number.
     if s.session_mode == SessionMode::Stateful
         && method.as_deref() == Some("initialize")
-        && !parts.headers.contains_key("mcp-session-id")
+        && !parts.headers.contains_key(&MCP_SESSION_ID)
         && state.sessions.sessions.read().await.len() >= s.max_sessions
     {
         metrics::mcp_request(label, "session_limit");
