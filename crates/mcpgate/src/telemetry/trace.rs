@@ -38,8 +38,15 @@ pub fn traceparent_from(headers: &http::HeaderMap) -> Option<HeaderValue> {
 }
 
 /// Runs `f` with `traceparent` as the current trace context.
-pub async fn with_traceparent<F: Future>(traceparent: Option<HeaderValue>, f: F) -> F::Output {
-    TRACEPARENT.scope(traceparent, f).await
+///
+/// A plain function returning the scoped future, not an `async fn`: an `async fn` would keep
+/// `f` twice in its state (as the argument and inside the scope), doubling the size of
+/// every tool call's future.
+pub fn with_traceparent<F: Future>(
+    traceparent: Option<HeaderValue>,
+    f: F,
+) -> tokio::task::futures::TaskLocalFuture<Option<HeaderValue>, F> {
+    TRACEPARENT.scope(traceparent, f)
 }
 
 /// The current request's `traceparent`, if any.

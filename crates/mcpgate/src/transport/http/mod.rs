@@ -783,8 +783,10 @@ async fn mcp_entry(State(state): State<Arc<AppState>>, mut req: Request) -> Resp
         }
         let (mut parts, body) = req.into_parts();
         strip_secrets(&mut parts.headers);
-        service
-            .handle(Request::from_parts(parts, body))
+        // Boxed here and below: rmcp's request future is several KiB, and an unboxed one
+        // would make every request's future (moved whole a few times per request) that
+        // large, the tool-call fast path included.
+        Box::pin(service.handle(Request::from_parts(parts, body)))
             .await
             .map(Body::new)
     };
@@ -1032,7 +1034,8 @@ async fn post(state: &AppState, service: &McpService, req: Request) -> Response 
         }
     }
     let request = Request::from_parts(parts, Body::from(Bytes::from(bytes)));
-    let Ok(resp) = tokio::time::timeout(s.request_timeout, service.handle(request)).await else {
+    let rmcp = Box::pin(service.handle(request));
+    let Ok(resp) = tokio::time::timeout(s.request_timeout, rmcp).await else {
         metrics::mcp_request(label, "timeout");
         return jsonrpc::error(
             StatusCode::GATEWAY_TIMEOUT,
