@@ -846,24 +846,26 @@ const FAST_PATH_VERSIONS: &[&str] = &["2025-03-26", "2025-06-18", "2025-11-25"];
 /// to rmcp.
 fn fast_path_ok(s: &HttpSettings, headers: &http::HeaderMap) -> bool {
     let header = |name: &HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-    // The `Accept` values as one comma-separated list, without joining them into a string.
-    let accept = || {
-        headers
-            .get_all(header::ACCEPT)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-    };
-    let accepts = |t: &str| {
-        accept().flat_map(|v| v.split(',')).any(|e| {
-            e.split(';')
-                .next()
-                .is_some_and(|m| m.trim().eq_ignore_ascii_case(t))
-        })
-    };
+    // One pass over the `Accept` values (taken as one comma-separated list): both media
+    // types listed, and no `q=0` anywhere.
+    let (mut json, mut sse) = (false, false);
+    for value in headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+    {
+        if value.contains("q=0") {
+            return false;
+        }
+        for entry in value.split(',') {
+            let media = entry.split(';').next().unwrap_or_default().trim();
+            json |= media.eq_ignore_ascii_case("application/json");
+            sse |= media.eq_ignore_ascii_case("text/event-stream");
+        }
+    }
     s.session_mode == SessionMode::Stateless
-        && accepts("application/json")
-        && accepts("text/event-stream")
-        && !accept().any(|v| v.contains("q=0"))
+        && json
+        && sse
         && header(&header::CONTENT_TYPE).is_some_and(|c| {
             c.split(';')
                 .next()
@@ -1101,4 +1103,88 @@ pub(crate) fn mounted_router(settings: HttpSettings, gateway: Arc<Gateway>) -> R
     let state = AppState::new(settings, None);
     state.mount(gateway, None);
     router(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(session_mode: SessionMode) -> HttpSettings {
+        HttpSettings {
+            host: "127.0.0.1".into(),
+            port: 0,
+            session_mode,
+            session_timeout: Duration::from_secs(60),
+            max_sessions: 10,
+            allowed_origins: Vec::new(),
+            allowed_hosts: vec!["localhost".into()],
+            rate_limit_per_minute: None,
+            trusted_proxies: Vec::new(),
+            metrics_enabled: false,
+            max_body_bytes: 1024,
+            request_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
+            upstream_concurrency: 4,
+            shutdown_grace: Duration::ZERO,
+        }
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn fast_path_needs_both_media_types_and_plain_json() {
+        let s = settings(SessionMode::Stateless);
+        let ok = |pairs: &[(&'static str, &'static str)]| fast_path_ok(&s, &headers(pairs));
+        let ct = ("content-type", "application/json");
+        assert!(ok(&[("accept", "application/json, text/event-stream"), ct]));
+        // Several Accept headers count as one list; parameters and case are ignored.
+        assert!(ok(&[
+            ("accept", "Application/JSON;charset=utf-8"),
+            ("accept", " text/event-stream "),
+            ("content-type", "application/json; charset=utf-8"),
+        ]));
+        assert!(ok(&[
+            ("accept", "application/json, text/event-stream"),
+            ct,
+            ("mcp-protocol-version", "2025-06-18"),
+        ]));
+        assert!(!ok(&[("accept", "application/json"), ct]));
+        assert!(!ok(&[("accept", "text/event-stream"), ct]));
+        assert!(!ok(&[("accept", "*/*"), ct]));
+        assert!(!ok(&[
+            ("accept", "application/json, text/event-stream;q=0"),
+            ct
+        ]));
+        assert!(!ok(&[
+            ("accept", "application/json, text/event-stream"),
+            ("accept", "text/html;q=0.5"),
+            ct
+        ]));
+        assert!(!ok(&[("accept", "application/json, text/event-stream")]));
+        assert!(!ok(&[
+            ("accept", "application/json, text/event-stream"),
+            ("content-type", "text/plain")
+        ]));
+        assert!(!ok(&[
+            ("accept", "application/json, text/event-stream"),
+            ct,
+            ("mcp-session-id", "abc")
+        ]));
+        assert!(!ok(&[
+            ("accept", "application/json, text/event-stream"),
+            ct,
+            ("mcp-protocol-version", "2099-01-01")
+        ]));
+        let stateful = settings(SessionMode::Stateful);
+        assert!(!fast_path_ok(
+            &stateful,
+            &headers(&[("accept", "application/json, text/event-stream"), ct])
+        ));
+    }
 }
