@@ -132,6 +132,9 @@ pub fn method_label(method: Option<&str>) -> &'static str {
 
 /// One MCP message handled over HTTP.
 pub fn mcp_request(method: &'static str, outcome: &'static str) {
+    if !enabled() {
+        return;
+    }
     metrics::counter!(MCP_REQUESTS, "method" => method, "outcome" => outcome).increment(1);
 }
 
