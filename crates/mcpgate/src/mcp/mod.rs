@@ -136,7 +136,7 @@ impl Gateway {
     ) -> ToolOutput {
         let traceparent = parts.and_then(|p| trace::traceparent_from(&p.headers));
         let request_id = parts
-            .and_then(|p| p.headers.get("x-request-id"))
+            .and_then(|p| p.headers.get(&crate::transport::http::X_REQUEST_ID))
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         let user = parts
@@ -166,42 +166,60 @@ impl Gateway {
             jsonrpc: String,
             id: rmcp::model::RequestId,
             method: String,
-            params: serde_json::Map<String, serde_json::Value>,
+            params: Params,
+        }
+        // Any other member (`_meta`, `task`, …), or a repeated one, fails the parse: rmcp
+        // answers those.
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Params {
+            name: String,
+            #[serde(default)]
+            arguments: Option<serde_json::Value>,
         }
         let req: Request = serde_json::from_slice(body).ok()?;
-        if req.jsonrpc != "2.0"
-            || req.method != "tools/call"
-            || req.params.keys().any(|k| k != "name" && k != "arguments")
-        {
+        if req.jsonrpc != "2.0" || req.method != "tools/call" {
             return None;
         }
-        let name = req.params.get("name")?.as_str()?;
-        let args = match req.params.get("arguments") {
-            None | Some(serde_json::Value::Null) => serde_json::Map::new(),
-            Some(serde_json::Value::Object(m)) => m.clone(),
+        let args = match req.params.arguments {
+            None => serde_json::Map::new(),
+            Some(serde_json::Value::Object(m)) => m,
             Some(_) => return None,
         };
-        let tool = self.catalog.get(name)?;
+        let tool = self.catalog.get(&req.params.name)?;
         let out = self
             .run(tool, &args, &Credential::Static, Some(parts))
             .await;
-        let answer = rmcp::model::ServerJsonRpcMessage::response(
-            rmcp::model::ServerResult::CallToolResult(wire_result(out)),
-            req.id,
-        );
-        let mut answer = serde_json::to_value(&answer).ok()?;
-        // `resultType` belongs to later protocol versions; rmcp leaves it out for these.
-        if let Some(result) = answer.get_mut("result").and_then(|r| r.as_object_mut()) {
-            result.remove("resultType");
-        }
-        serde_json::to_vec(&answer).ok()
+        drop(args);
+        Some(answer_json(&req.id, wire_result(out)))
     }
 }
 
-fn describe_path(tool: &ToolDefinition, action: Option<&str>) -> String {
+/// The JSON-RPC answer carrying `result`, serialised the way rmcp serialises a
+/// `ServerJsonRpcMessage::response` for the protocol versions of the fast path: the
+/// envelope's members in rmcp's order (`jsonrpc`, `id`, `result`) and no `resultType`
+/// (it belongs to later versions). Written in one pass into one buffer.
+fn answer_json(id: &rmcp::model::RequestId, mut result: CallToolResult) -> Vec<u8> {
+    result.result_type = None;
+    // The text and the structured content are each about the size of the reply.
+    let text: usize = result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.len()))
+        .sum();
+    let mut out = Vec::with_capacity(128 + text * 3);
+    out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+    // Neither can fail: plain data (no map with non-string keys) written to a Vec.
+    let _ = serde_json::to_writer(&mut out, id);
+    out.extend_from_slice(br#","result":"#);
+    let _ = serde_json::to_writer(&mut out, &result);
+    out.push(b'}');
+    out
+}
+
+fn describe_path<'a>(tool: &'a ToolDefinition, action: Option<&str>) -> &'a str {
     tool.action(action)
-        .map(|a| a.operation.path.clone())
-        .unwrap_or_default()
+        .map_or("", |a| a.operation.path.as_str())
 }
 
 fn upstream_error_text(what: &str, e: &UpstreamError) -> String {
@@ -325,5 +343,59 @@ impl ServerHandler for McpHandler {
             () = context.ct.cancelled() => ToolOutput::error("the call was cancelled"),
         };
         Ok(wire_result(out).into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rmcp::model::{NumberOrString, ServerJsonRpcMessage, ServerResult};
+    use serde_json::json;
+
+    /// The fast path's answer is byte for byte what rmcp's message type serialises to once
+    /// `resultType` is dropped.
+    #[test]
+    fn answer_json_is_rmcp_serialisation() {
+        let outputs = [
+            ToolOutput {
+                content: vec![Content::Text(r#"{"id":1,"name":"a \"b\""}"#.into())],
+                structured: Some(json!({"id": 1, "name": "a \"b\""})),
+                is_error: false,
+            },
+            ToolOutput::error("GET /projects failed: 404"),
+            ToolOutput {
+                content: vec![
+                    Content::Image {
+                        data: "aGk=".into(),
+                        mime_type: "image/png".into(),
+                    },
+                    Content::Blob {
+                        data: "aGk=".into(),
+                        mime_type: "application/pdf".into(),
+                    },
+                ],
+                structured: None,
+                is_error: false,
+            },
+        ];
+        for id in [
+            NumberOrString::Number(7),
+            NumberOrString::String("x\"1".into()),
+        ] {
+            for out in outputs.clone() {
+                let mut expected = wire_result(out.clone());
+                expected.result_type = None;
+                let expected = serde_json::to_vec(&ServerJsonRpcMessage::response(
+                    ServerResult::CallToolResult(expected),
+                    id.clone(),
+                ))
+                .unwrap();
+                let got = answer_json(&id, wire_result(out));
+                assert_eq!(
+                    String::from_utf8(got).unwrap(),
+                    String::from_utf8(expected).unwrap()
+                );
+            }
+        }
     }
 }

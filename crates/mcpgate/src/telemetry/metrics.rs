@@ -132,11 +132,23 @@ pub fn method_label(method: Option<&str>) -> &'static str {
 
 /// One MCP message handled over HTTP.
 pub fn mcp_request(method: &'static str, outcome: &'static str) {
+    if !enabled() {
+        return;
+    }
     metrics::counter!(MCP_REQUESTS, "method" => method, "outcome" => outcome).increment(1);
+}
+
+/// Whether the recorder is installed. The macros build their keys (and label strings) before
+/// they find out there is no recorder: per-call hooks with owned labels ask first.
+fn enabled() -> bool {
+    HANDLE.get().is_some()
 }
 
 /// One finished tool call.
 pub fn tool_call(tool: &str, outcome: &'static str, elapsed: Duration) {
+    if !enabled() {
+        return;
+    }
     metrics::counter!(TOOL_CALLS, "tool" => tool.to_owned(), "outcome" => outcome).increment(1);
     metrics::histogram!(TOOL_CALL_DURATION, "tool" => tool.to_owned())
         .record(elapsed.as_secs_f64());
@@ -144,9 +156,40 @@ pub fn tool_call(tool: &str, outcome: &'static str, elapsed: Duration) {
 
 /// One upstream attempt; `status` is `None` when no HTTP status came back.
 pub fn upstream_attempt(status: Option<u16>, elapsed: Duration) {
-    let status = status.map_or_else(|| "error".to_owned(), |s| s.to_string());
+    if !enabled() {
+        return;
+    }
+    let status: metrics::SharedString = match status {
+        None => "error".into(),
+        Some(s) => status_label(s).map_or_else(|| s.to_string().into(), Into::into),
+    };
     metrics::counter!(UPSTREAM_REQUESTS, "status" => status).increment(1);
     metrics::histogram!(UPSTREAM_DURATION).record(elapsed.as_secs_f64());
+}
+
+/// The common statuses as static label values (no string built per call).
+fn status_label(status: u16) -> Option<&'static str> {
+    Some(match status {
+        200 => "200",
+        201 => "201",
+        202 => "202",
+        204 => "204",
+        301 => "301",
+        302 => "302",
+        304 => "304",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        409 => "409",
+        422 => "422",
+        429 => "429",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        _ => return None,
+    })
 }
 
 /// One upstream retry.

@@ -27,15 +27,26 @@ pub fn is_valid_traceparent(v: &str) -> bool {
         && (parts[0] != "00" || parts.len() == 4)
 }
 
+/// The `traceparent` header name, parsed once.
+pub(crate) static TRACEPARENT_HEADER: http::HeaderName =
+    http::HeaderName::from_static("traceparent");
+
 /// Picks a valid `traceparent` out of request headers.
 pub fn traceparent_from(headers: &http::HeaderMap) -> Option<HeaderValue> {
-    let v = headers.get("traceparent")?;
+    let v = headers.get(&TRACEPARENT_HEADER)?;
     is_valid_traceparent(v.to_str().ok()?).then(|| v.clone())
 }
 
 /// Runs `f` with `traceparent` as the current trace context.
-pub async fn with_traceparent<F: Future>(traceparent: Option<HeaderValue>, f: F) -> F::Output {
-    TRACEPARENT.scope(traceparent, f).await
+///
+/// A plain function returning the scoped future, not an `async fn`: an `async fn` would keep
+/// `f` twice in its state (as the argument and inside the scope), doubling the size of
+/// every tool call's future.
+pub fn with_traceparent<F: Future>(
+    traceparent: Option<HeaderValue>,
+    f: F,
+) -> tokio::task::futures::TaskLocalFuture<Option<HeaderValue>, F> {
+    TRACEPARENT.scope(traceparent, f)
 }
 
 /// The current request's `traceparent`, if any.

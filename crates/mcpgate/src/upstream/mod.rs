@@ -7,7 +7,6 @@
 
 use crate::config::{Secret, StaticAuth};
 use crate::telemetry::metrics;
-use bytes::BytesMut;
 use futures::StreamExt as _;
 use mcpgate_core::policy::{Attempt, RetryDecision, RetryPolicy, TokenBucket, parse_retry_after};
 use mcpgate_core::tools::{PlannedBody, RequestPlan, UpstreamReply};
@@ -190,7 +189,9 @@ impl Upstream {
             if let (Credential::User(user), Ok(reply)) = (credential, &finished) {
                 if reply.status == 401 && !refreshed {
                     refreshed = true;
-                    if user.refresh_after_401().await {
+                    // Boxed: a rare path whose future would otherwise add ~1.5 KiB to every
+                    // call's future.
+                    if Box::pin(user.refresh_after_401()).await {
                         tracing::debug!(operation = %plan.operation_id, "upstream token refreshed; replaying the call");
                         continue;
                     }
@@ -247,15 +248,19 @@ impl Upstream {
     }
 
     fn url_for(&self, plan: &RequestPlan) -> Result<Url, UpstreamError> {
-        let base = match &plan.server_override {
-            Some(s) if s.starts_with("http://") || s.starts_with("https://") => Url::parse(s)
-                .map_err(|e| UpstreamError::Request(format!("operation server URL: {e}")))?,
-            _ => self.settings.base_url.clone(),
+        let configured = &self.settings.base_url;
+        let overridden = match &plan.server_override {
+            Some(s) if s.starts_with("http://") || s.starts_with("https://") => Some(
+                Url::parse(s)
+                    .map_err(|e| UpstreamError::Request(format!("operation server URL: {e}")))?,
+            ),
+            _ => None,
         };
+        let base = overridden.as_ref().unwrap_or(configured);
         // A spec's per-operation server is trusted for its host name, but never for a private,
         // link-local or otherwise special IP address other than the configured upstream's: the
         // call would carry the credentials there (cloud metadata, internal services; SP08).
-        if base.origin() != self.settings.base_url.origin() {
+        if overridden.is_some() && base.origin() != configured.origin() {
             let ip = match base.host() {
                 Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
                 Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
@@ -267,15 +272,7 @@ impl Upstream {
                 ));
             }
         }
-        // Plain concatenation: the plan's path is already encoded segment by segment, and the
-        // base path (e.g. /api/v4) must be kept.
-        let joined = format!("{}{}", base.as_str().trim_end_matches('/'), plan.path);
-        let mut url = Url::parse(&joined).map_err(|e| UpstreamError::Request(e.to_string()))?;
-        if url.origin() != base.origin() {
-            return Err(UpstreamError::Request(
-                "the request path would change the upstream origin".into(),
-            ));
-        }
+        let mut url = join_path(base, &plan.path)?;
         if !plan.query.is_empty() {
             url.query_pairs_mut()
                 .extend_pairs(plan.query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
@@ -286,10 +283,10 @@ impl Upstream {
     async fn attempt(
         &self,
         plan: &RequestPlan,
-        url: &Url,
+        planned: &Url,
         credential: &Credential,
     ) -> Result<(UpstreamReply, Option<Duration>), UpstreamError> {
-        let mut url = url.clone();
+        let mut url = planned.clone();
         let mut req_headers = http::HeaderMap::new();
         // Every credential value this attempt sends, to scrub from what comes back.
         let mut sent: Vec<String> = Vec::new();
@@ -343,7 +340,7 @@ impl Upstream {
             }
         }
         if let Some(tp) = crate::telemetry::trace::current_traceparent() {
-            req_headers.insert("traceparent", tp);
+            req_headers.insert(&crate::telemetry::trace::TRACEPARENT_HEADER, tp);
         }
         if !plan.cookies.is_empty() {
             let cookie = plan
@@ -358,7 +355,7 @@ impl Upstream {
         }
         let mut builder = self
             .client
-            .request(plan.method.clone(), url.clone())
+            .request(plan.method.clone(), url)
             .headers(req_headers);
         builder = match &plan.body {
             None => builder,
@@ -396,10 +393,11 @@ impl Upstream {
                 builder.multipart(form)
             }
         };
+        // The origin of the URL as planned: the one sent only adds a query credential.
         let response = builder
             .send()
             .await
-            .map_err(|e| classify(e, &url.origin().ascii_serialization()))?;
+            .map_err(|e| classify(e, &planned.origin().ascii_serialization()))?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
@@ -412,7 +410,12 @@ impl Upstream {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let cap = self.settings.max_body_bytes;
-        let mut body = BytesMut::new();
+        // Sized for a declared length (up to 64 KiB: a length is a claim, not bytes received),
+        // so a small reply is read without growing copies.
+        let declared = response.content_length().map_or(0, |n| {
+            usize::try_from(n).unwrap_or(cap).min(cap).min(64 * 1024)
+        });
+        let mut body = Vec::with_capacity(declared);
         let mut truncated = false;
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
@@ -428,7 +431,7 @@ impl Upstream {
             UpstreamReply {
                 status,
                 content_type,
-                body: redact_sent(body.to_vec(), &sent),
+                body: redact_sent(body, &sent),
                 body_truncated: truncated,
             },
             retry_after,
@@ -495,6 +498,64 @@ fn replace_all(body: Vec<u8>, needle: &[u8], replace: impl Fn(&mut Vec<u8>)) -> 
     out
 }
 
+/// `base` with `path` (already encoded segment by segment) appended to its path: the base
+/// path (e.g. `/api/v4`) is kept.
+///
+/// The common case (a plain encoded path, a base without query or fragment) sets the path on
+/// a copy of the parsed base: the same URL as parsing the concatenation (tested below),
+/// without parsing and validating the host again on every call. Anything else is parsed
+/// whole and must keep the base's origin.
+fn join_path(base: &Url, path: &str) -> Result<Url, UpstreamError> {
+    if plain_path(path) && base.query().is_none() && base.fragment().is_none() {
+        let mut url = base.clone();
+        let prefix = base.path().trim_end_matches('/');
+        let mut joined = String::with_capacity(prefix.len() + path.len());
+        joined.push_str(prefix);
+        joined.push_str(path);
+        url.set_path(&joined);
+        return Ok(url);
+    }
+    let joined = format!("{}{}", base.as_str().trim_end_matches('/'), path);
+    let url = Url::parse(&joined).map_err(|e| UpstreamError::Request(e.to_string()))?;
+    if url.origin() != base.origin() {
+        return Err(UpstreamError::Request(
+            "the request path would change the upstream origin".into(),
+        ));
+    }
+    Ok(url)
+}
+
+/// Whether `path` is an absolute path of RFC 3986 path characters only (unreserved,
+/// sub-delims, `:`, `@`, `/` and `%`): nothing that a URL parser would read as the start of a
+/// query or fragment, trim, drop or re-encode differently when it is set as a path.
+fn plain_path(path: &str) -> bool {
+    path.starts_with('/')
+        && path.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'-' | b'.'
+                        | b'_'
+                        | b'~'
+                        | b'!'
+                        | b'$'
+                        | b'&'
+                        | b'\''
+                        | b'('
+                        | b')'
+                        | b'*'
+                        | b'+'
+                        | b','
+                        | b';'
+                        | b'='
+                        | b':'
+                        | b'@'
+                        | b'/'
+                        | b'%'
+                )
+        })
+}
+
 fn sensitive(mut v: http::HeaderValue) -> http::HeaderValue {
     v.set_sensitive(true);
     v
@@ -533,7 +594,56 @@ fn classify(e: reqwest::Error, origin: &str) -> UpstreamError {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_sent;
+    use super::{Url, join_path, redact_sent};
+
+    /// Setting the path on the parsed base gives the URL that parsing the concatenation gives.
+    #[test]
+    fn joined_paths_equal_parsed_concatenation() {
+        let bases = [
+            "http://h",
+            "http://h/",
+            "http://127.0.0.1:8080/api/v4",
+            "https://api.example.com/api/v4/",
+            "https://user@xn--bcher-kva.example:8443/a/b//",
+            "http://[::1]/x",
+        ];
+        let paths = [
+            "/",
+            "/projects",
+            "/projects/group%2Fsub",
+            "/a/./b/../c",
+            "/a/%2e%2E/b",
+            "//evil.example/x",
+            "/a:b@c/!$&'()*+,;=/~_-.",
+            "/%zz/%",
+            "/caf%C3%A9/x",
+            "/a?b=c",
+            "/a#frag",
+            "/a b",
+            "/a\\b",
+            "/\u{e9}t\u{e9}",
+            "/a\tb",
+            "/a/ ",
+            "",
+            "x",
+            "@evil.example/",
+        ];
+        for base in bases {
+            let base = Url::parse(base).unwrap();
+            for path in paths {
+                let joined = format!("{}{}", base.as_str().trim_end_matches('/'), path);
+                let expected = Url::parse(&joined)
+                    .ok()
+                    .filter(|u| u.origin() == base.origin());
+                let got = join_path(&base, path).ok();
+                assert_eq!(
+                    got.as_ref().map(Url::as_str),
+                    expected.as_ref().map(Url::as_str),
+                    "{base} + {path:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn sent_credentials_are_scrubbed_from_replies() {

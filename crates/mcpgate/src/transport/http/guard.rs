@@ -20,23 +20,22 @@ pub(super) fn host_allowed(headers: &HeaderMap, uri: &Uri, allowed: &[String]) -
     }
     let authority = match headers.get(header::HOST) {
         Some(h) => match h.to_str() {
-            Ok(s) => s.to_owned(),
+            Ok(s) => s,
             Err(_) => return false,
         },
         None => match uri.authority() {
-            Some(a) => a.as_str().to_owned(),
+            Some(a) => a.as_str(),
             None => return false,
         },
     };
     let Some((host, port)) = split_host_port(authority.trim()) else {
         return false;
     };
-    let host = host.to_ascii_lowercase();
     allowed.iter().any(|entry| {
         let entry = entry.trim();
         match split_host_port(entry) {
-            Some((h, None)) => h.eq_ignore_ascii_case(&host),
-            Some((h, Some(p))) => h.eq_ignore_ascii_case(&host) && port == Some(p),
+            Some((h, None)) => h.eq_ignore_ascii_case(host),
+            Some((h, Some(p))) => h.eq_ignore_ascii_case(host) && port == Some(p),
             None => false,
         }
     })

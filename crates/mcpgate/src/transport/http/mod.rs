@@ -32,7 +32,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use futures::StreamExt as _;
 use guard::OriginCheck;
-use http::{HeaderValue, Method, StatusCode, header};
+use http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use metrics_exporter_prometheus::PrometheusHandle;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use std::collections::{HashMap, HashSet};
@@ -44,6 +44,12 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 type McpService = StreamableHttpService<McpHandler, sessions::Sessions>;
+
+/// Header names looked up on every request, parsed once (a `&str` name is parsed and hashed
+/// on each lookup).
+pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static MCP_SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
+static MCP_PROTOCOL_VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
 
 /// Counts in-flight POSTs so shutdown can wait for them.
 #[derive(Debug, Default)]
@@ -437,40 +443,66 @@ async fn access_log(mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = req
         .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
+        .get(&X_REQUEST_ID)
         .filter(|v| {
+            let v = v.as_bytes();
             !v.is_empty()
                 && v.len() <= 64
-                && v.bytes()
+                && v.iter()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         })
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        req.headers_mut().insert("x-request-id", v);
-    }
+        .cloned()
+        .unwrap_or_else(new_request_id);
+    req.headers_mut().insert(&X_REQUEST_ID, id.clone());
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+    // The usual paths without a copy.
+    let path: std::borrow::Cow<'static, str> = match req.uri().path() {
+        "/mcp" => "/mcp".into(),
+        "/health" => "/health".into(),
+        "/ready" => "/ready".into(),
+        "/metrics" => "/metrics".into(),
+        other => other.to_owned().into(),
+    };
+    let peer = Peer(
+        req.extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip()),
+    );
     let mut resp = next.run(req).await;
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        resp.headers_mut().insert("x-request-id", v);
-    }
     let status = resp.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let peer = peer.map(|p| p.to_string()).unwrap_or_default();
     // Probes, and tool calls whose own line (same request id) already says what happened.
-    let quiet = matches!(path.as_str(), "/health" | "/ready" | "/metrics")
+    let quiet = matches!(&*path, "/health" | "/ready" | "/metrics")
         || resp.extensions().get::<ToolCallLogged>().is_some();
+    // Fields are formatted only when the line is written.
+    let request_id = id.to_str().unwrap_or_default();
     if quiet {
-        tracing::debug!(request_id = %id, method = %method, path = %path, status, latency_ms, peer = %peer, "http request");
+        tracing::debug!(request_id = %request_id, method = %method, path = %path, status, latency_ms, peer = %peer, "http request");
     } else {
-        tracing::info!(request_id = %id, method = %method, path = %path, status, latency_ms, peer = %peer, "http request");
+        tracing::info!(request_id = %request_id, method = %method, path = %path, status, latency_ms, peer = %peer, "http request");
     }
+    resp.headers_mut().insert(&X_REQUEST_ID, id);
     resp
+}
+
+/// A new request id: a random UUID, formatted without an intermediate `String`.
+fn new_request_id() -> HeaderValue {
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+    HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static("-"))
+}
+
+/// The client address in the access log (empty when unknown), formatted only when the line
+/// is written.
+struct Peer(Option<std::net::IpAddr>);
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(ip) => ip.fmt(f),
+            None => Ok(()),
+        }
+    }
 }
 
 async fn health() -> Response {
@@ -705,7 +737,7 @@ async fn mcp_entry(State(state): State<Arc<AppState>>, mut req: Request) -> Resp
     }
     let session = req
         .headers()
-        .get("mcp-session-id")
+        .get(&MCP_SESSION_ID)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     if let (Some(u), Some(sid)) = (&user, &session) {
@@ -733,7 +765,7 @@ async fn mcp_entry(State(state): State<Arc<AppState>>, mut req: Request) -> Resp
                 // A new session opened by a signed-in user: remember whose it is.
                 let opened = resp
                     .headers()
-                    .get("mcp-session-id")
+                    .get(&MCP_SESSION_ID)
                     .and_then(|v| v.to_str().ok());
                 if let (Some(u), None, Some(sid)) = (&user, &session, opened) {
                     let live: HashSet<String> = state
@@ -758,7 +790,7 @@ async fn mcp_entry(State(state): State<Arc<AppState>>, mut req: Request) -> Resp
         if req.method() == Method::DELETE && s.session_mode == SessionMode::Stateful {
             if let Some(id) = req
                 .headers()
-                .get("mcp-session-id")
+                .get(&MCP_SESSION_ID)
                 .and_then(|v| v.to_str().ok())
             {
                 if !state.sessions.local.sessions.read().await.contains_key(id) {
@@ -790,8 +822,10 @@ async fn mcp_entry(State(state): State<Arc<AppState>>, mut req: Request) -> Resp
             .flatten();
         let (mut parts, body) = req.into_parts();
         strip_secrets(&mut parts.headers);
-        let resp = service
-            .handle(Request::from_parts(parts, body))
+        // Boxed here and below: rmcp's request future is several KiB, and an unboxed one
+        // would make every request's future (moved whole a few times per request) that
+        // large, the tool-call fast path included.
+        let resp = Box::pin(service.handle(Request::from_parts(parts, body)))
             .await
             .map(Body::new);
         if let Some(id) = deleted.filter(|_| resp.status().is_success()) {
@@ -865,31 +899,34 @@ const FAST_PATH_VERSIONS: &[&str] = &["2025-03-26", "2025-06-18", "2025-11-25"];
 /// requires, a known legacy protocol version (or none), no session. Everything else goes
 /// to rmcp.
 fn fast_path_ok(s: &HttpSettings, headers: &http::HeaderMap) -> bool {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let accept = headers
+    let header = |name: &HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    // One pass over the `Accept` values (taken as one comma-separated list): both media
+    // types listed, and no `q=0` anywhere.
+    let (mut json, mut sse) = (false, false);
+    for value in headers
         .get_all(header::ACCEPT)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .collect::<Vec<_>>()
-        .join(",");
-    let accepts = |t: &str| {
-        accept.split(',').any(|e| {
-            e.split(';')
-                .next()
-                .is_some_and(|m| m.trim().eq_ignore_ascii_case(t))
-        })
-    };
+    {
+        if value.contains("q=0") {
+            return false;
+        }
+        for entry in value.split(',') {
+            let media = entry.split(';').next().unwrap_or_default().trim();
+            json |= media.eq_ignore_ascii_case("application/json");
+            sse |= media.eq_ignore_ascii_case("text/event-stream");
+        }
+    }
     s.session_mode == SessionMode::Stateless
-        && accepts("application/json")
-        && accepts("text/event-stream")
-        && !accept.contains("q=0")
-        && header("content-type").is_some_and(|c| {
+        && json
+        && sse
+        && header(&header::CONTENT_TYPE).is_some_and(|c| {
             c.split(';')
                 .next()
                 .is_some_and(|e| e.trim().eq_ignore_ascii_case("application/json"))
         })
-        && header("mcp-session-id").is_none()
-        && header("mcp-protocol-version").is_none_or(|v| FAST_PATH_VERSIONS.contains(&v))
+        && header(&MCP_SESSION_ID).is_none()
+        && header(&MCP_PROTOCOL_VERSION).is_none_or(|v| FAST_PATH_VERSIONS.contains(&v))
 }
 
 /// 401 with the RFC 9728 pointer to our metadata, as a JSON-RPC error body.
@@ -1046,7 +1083,7 @@ async fn post(
     // on DELETE or idle expiry). Concurrent `initialize`s may overshoot by their number.
     let opens_session = s.session_mode == SessionMode::Stateful
         && method.as_deref() == Some("initialize")
-        && !parts.headers.contains_key("mcp-session-id");
+        && !parts.headers.contains_key(&MCP_SESSION_ID);
     if opens_session && state.sessions.local.sessions.read().await.len() >= s.max_sessions {
         metrics::mcp_request(label, "session_limit");
         tracing::warn!("refused initialize: session limit reached (MCP_MAX_SESSIONS)");
@@ -1138,7 +1175,8 @@ async fn post(
         }
     }
     let request = Request::from_parts(parts, Body::from(Bytes::from(bytes)));
-    let Ok(resp) = tokio::time::timeout(s.request_timeout, service.handle(request)).await else {
+    let rmcp = Box::pin(service.handle(request));
+    let Ok(resp) = tokio::time::timeout(s.request_timeout, rmcp).await else {
         metrics::mcp_request(label, "timeout");
         return jsonrpc::error(
             StatusCode::GATEWAY_TIMEOUT,
@@ -1213,4 +1251,90 @@ pub(crate) fn mounted_router(settings: HttpSettings, gateway: Arc<Gateway>) -> R
     let state = AppState::new(settings, None);
     state.mount(gateway, None);
     router(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(session_mode: SessionMode) -> HttpSettings {
+        HttpSettings {
+            host: "127.0.0.1".into(),
+            port: 0,
+            session_mode,
+            session_timeout: Duration::from_secs(60),
+            max_sessions: 10,
+            max_sessions_per_client: 10,
+            max_streams_per_client: 8,
+            allowed_origins: Vec::new(),
+            allowed_hosts: vec!["localhost".into()],
+            rate_limit_per_minute: None,
+            trusted_proxies: Vec::new(),
+            metrics_enabled: false,
+            max_body_bytes: 1024,
+            request_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
+            upstream_concurrency: 4,
+            shutdown_grace: Duration::ZERO,
+        }
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn fast_path_needs_both_media_types_and_plain_json() {
+        let s = settings(SessionMode::Stateless);
+        let ok = |pairs: &[(&'static str, &'static str)]| fast_path_ok(&s, &headers(pairs));
+        let ct = ("content-type", "application/json");
+        assert!(ok(&[("accept", "application/json, text/event-stream"), ct]));
+        // Several Accept headers count as one list; parameters and case are ignored.
+        assert!(ok(&[
+            ("accept", "Application/JSON;charset=utf-8"),
+            ("accept", " text/event-stream "),
+            ("content-type", "application/json; charset=utf-8"),
+        ]));
+        assert!(ok(&[
+            ("accept", "application/json, text/event-stream"),
+            ct,
+            ("mcp-protocol-version", "2025-06-18"),
+        ]));
+        assert!(!ok(&[("accept", "application/json"), ct]));
+        assert!(!ok(&[("accept", "text/event-stream"), ct]));
+        assert!(!ok(&[("accept", "*/*"), ct]));
+        assert!(!ok(&[
+            ("accept", "application/json, text/event-stream;q=0"),
+            ct
+        ]));
+        assert!(!ok(&[
+            ("accept", "application/json, text/event-stream"),
+            ("accept", "text/html;q=0.5"),
+            ct
+        ]));
+        assert!(!ok(&[("accept", "application/json, text/event-stream")]));
+        assert!(!ok(&[
+            ("accept", "application/json, text/event-stream"),
+            ("content-type", "text/plain")
+        ]));
+        assert!(!ok(&[
+            ("accept", "application/json, text/event-stream"),
+            ct,
+            ("mcp-session-id", "abc")
+        ]));
+        assert!(!ok(&[
+            ("accept", "application/json, text/event-stream"),
+            ct,
+            ("mcp-protocol-version", "2099-01-01")
+        ]));
+        let stateful = settings(SessionMode::Stateful);
+        assert!(!fast_path_ok(
+            &stateful,
+            &headers(&[("accept", "application/json, text/event-stream"), ct])
+        ));
+    }
 }
