@@ -3,7 +3,7 @@
 //! a stateful session on another replica (MR07), a self-signed TLS upstream (UF06), slow and
 //! stream-hoarding clients (DoS03, DoS04). Each test is named by the catalogue id it covers.
 
-use crate::http::{HttpGate, client, post_raw, rpc};
+use crate::http::{HttpGate, client, post_raw, rpc, stateful_gate};
 use crate::support::*;
 use axum::response::IntoResponse as _;
 use serde_json::{Value, json};
@@ -243,16 +243,7 @@ async fn tr06_last_event_id_of_another_session_replays_nothing_of_it() {
         |_, _| axum::Json(json!({"id": 42, "name": "alpha-project"})).into_response(),
     )
     .await;
-    let gate = HttpGate::start(
-        &mock.url("/api/v4"),
-        &[
-            ("MCP_SESSION_MODE", "stateful"),
-            ("HTTP_RATE_LIMIT_MAX_REQUESTS", "100000"),
-        ],
-    );
-    let c = client();
-    gate.ready(&c).await;
-    let mcp = gate.url("/mcp");
+    let (_gate, c, mcp) = stateful_gate(&mock).await;
     let sid_a = open_session(&c, &mcp).await;
     let sid_b = open_session(&c, &mcp).await;
     assert_ne!(sid_a, sid_b);
@@ -353,16 +344,7 @@ async fn tr06_last_event_id_replays_only_its_own_stream_of_the_session() {
         },
     )
     .await;
-    let gate = HttpGate::start(
-        &mock.url("/api/v4"),
-        &[
-            ("MCP_SESSION_MODE", "stateful"),
-            ("HTTP_RATE_LIMIT_MAX_REQUESTS", "100000"),
-        ],
-    );
-    let c = client();
-    gate.ready(&c).await;
-    let mcp = gate.url("/mcp");
+    let (_gate, c, mcp) = stateful_gate(&mock).await;
     let sid = open_session(&c, &mcp).await;
     let one =
         start_and_lose_a_call(&c, &mcp, &sid, "call-one", "group/one", "stream-one-answer").await;

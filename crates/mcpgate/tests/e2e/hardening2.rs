@@ -2,7 +2,7 @@
 //! at the byte level (TR04), an unknown `MCP-Protocol-Version` (TR08), hostile multipart file
 //! names (UB11), the cap on live stateful sessions (DoS05). Each test is named by the catalogue id it covers.
 
-use crate::http::{HttpGate, client, post_raw, rpc};
+use crate::http::{HttpGate, client, post_raw, rpc, stateful_gate};
 use crate::support::MockUpstream;
 use base64::Engine as _;
 use serde_json::json;
@@ -65,16 +65,7 @@ async fn raw_status(addr: std::net::SocketAddr, head: &[u8]) -> u16 {
 #[tokio::test]
 async fn tr04_bulk_random_and_byte_level_hostile_session_ids() {
     let mock = MockUpstream::json(json!({"id": 42})).await;
-    let gate = HttpGate::start(
-        &mock.url("/api/v4"),
-        &[
-            ("MCP_SESSION_MODE", "stateful"),
-            ("HTTP_RATE_LIMIT_MAX_REQUESTS", "100000"),
-        ],
-    );
-    let c = client();
-    gate.ready(&c).await;
-    let mcp = gate.url("/mcp");
+    let (gate, c, mcp) = stateful_gate(&mock).await;
     let mut issued = std::collections::HashSet::new();
     for i in 0..8 {
         let a = rpc(&c, &mcp, i, "initialize", init(), &[]).await;

@@ -223,6 +223,22 @@ fn init_params(version: &str) -> Value {
     json!({"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "e2e", "version": "0"}})
 }
 
+/// A ready gate in stateful mode against `mock` (inbound limit out of the way), a client and
+/// the gate's `/mcp` URL.
+pub async fn stateful_gate(mock: &MockUpstream) -> (HttpGate, reqwest::Client, String) {
+    let gate = HttpGate::start(
+        &mock.url("/api/v4"),
+        &[
+            ("MCP_SESSION_MODE", "stateful"),
+            ("HTTP_RATE_LIMIT_MAX_REQUESTS", "100000"),
+        ],
+    );
+    let c = client();
+    gate.ready(&c).await;
+    let mcp = gate.url("/mcp");
+    (gate, c, mcp)
+}
+
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
