@@ -13,7 +13,10 @@
 //! and `LOG_LEVEL=$BENCH_LOG_LEVEL` (default `info`: one access-log line per request).
 //!
 //! `BENCH_LOADGEN=wrk` drives the load with `wrk` (Debian package) instead of the in-process
-//! reqwest clients: a C load generator leaves more of the two cores to what is measured.
+//! reqwest clients: a C load generator leaves more of the two cores to what is measured. It
+//! also measures a do-nothing pass-through proxy (axum + reqwest, this binary run with
+//! `--proxy`, its own process) in front of the same mock: the cost of one extra hop, the
+//! floor under mcpgate's figures on the machine at hand.
 #![allow(
     clippy::print_stdout,
     clippy::unwrap_used,
@@ -136,6 +139,57 @@ async fn mock_upstream() -> SocketAddr {
     addr
 }
 
+/// `http_bench --proxy HOST:PORT`: a do-nothing HTTP pass-through (axum server, reqwest
+/// client, the stack mcpgate is built on) that forwards every request's path to the upstream
+/// as a GET and answers its body. It prints its address and serves until killed. The bench
+/// runs it as a separate process to measure what one extra hop costs on this machine: the
+/// floor under mcpgate's figures.
+async fn proxy_main(upstream: String) {
+    let client = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .build()
+        .unwrap();
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let client = client.clone();
+        let url = format!("http://{upstream}{uri}");
+        async move {
+            use axum::response::IntoResponse as _;
+            match client.get(url).send().await {
+                Ok(r) => {
+                    let body = r.bytes().await.unwrap_or_default();
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        body,
+                    )
+                        .into_response()
+                }
+                Err(_) => axum::http::StatusCode::BAD_GATEWAY.into_response(),
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    println!("{}", listener.local_addr().unwrap());
+    use axum::serve::ListenerExt as _;
+    let listener = listener.tap_io(|t| {
+        let _ = t.set_nodelay(true);
+    });
+    let _ = axum::serve(listener, app).await;
+}
+
+/// Starts `proxy_main` in a child process in front of `upstream`; returns it and its address.
+fn start_proxy(upstream: SocketAddr) -> (std::process::Child, String) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--proxy", &upstream.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, line.trim().to_owned())
+}
+
 /// CPU time (user + system) a process has used, in seconds (`/proc/PID/stat`, 100 Hz ticks).
 fn cpu_secs(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -156,6 +210,13 @@ fn ms(d: Duration) -> String {
 
 #[tokio::main]
 async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, flag, upstream] = args.as_slice()
+        && flag == "--proxy"
+    {
+        proxy_main(upstream.clone()).await;
+        return;
+    }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let bin = std::env::var("MCPGATE_BIN")
         .map(PathBuf::from)
@@ -292,9 +353,13 @@ async fn main() {
             ),
         )
         .unwrap();
+        // A do-nothing pass-through in its own process: the cost of one extra hop.
+        let (mut proxy, proxy_addr) = start_proxy(upstream);
+        let proxied = format!("http://{proxy_addr}/api/v4/projects/group%2Fsub");
         for concurrency in [1, 16, 64] {
             for (name, url, script, cpu_of) in [
                 ("mcpgate tools/call", mcp.as_str(), Some(&lua), pid),
+                ("pass-through proxy", proxied.as_str(), None, proxy.id()),
                 (
                     "mock upstream direct",
                     direct_text.as_str(),
@@ -312,6 +377,8 @@ async fn main() {
             }
         }
         let _ = std::fs::remove_file(&lua);
+        let _ = proxy.kill();
+        let _ = proxy.wait();
         finish(pid, &mut child, &profile_path, rss_idle);
         return;
     }
