@@ -645,6 +645,30 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// The same equivalence for random paths over RFC 3986 path characters, `%`, dots,
+        /// slashes and a few bytes that force the full parse: the fast join never gives a
+        /// different URL, and never one with another origin.
+        #[test]
+        fn joined_paths_equal_parsed_concatenation_for_any_path(
+            path in "(/|\\.|\\.\\.|%2[eEfF]|%|[a-zA-Z0-9]|[-_~!$&'()*+,;=:@]|[?# \\\\]|\u{e9}){0,24}"
+        ) {
+            let base = Url::parse("https://api.example.com:8443/api/v4").unwrap();
+            let joined = format!("{}{}", base.as_str().trim_end_matches('/'), path);
+            let expected = Url::parse(&joined)
+                .ok()
+                .filter(|u| u.origin() == base.origin());
+            let got = join_path(&base, &path).ok();
+            proptest::prop_assert_eq!(
+                got.as_ref().map(Url::as_str),
+                expected.as_ref().map(Url::as_str)
+            );
+            if let Some(u) = got {
+                proptest::prop_assert_eq!(u.origin(), base.origin());
+            }
+        }
+    }
+
     #[test]
     fn sent_credentials_are_scrubbed_from_replies() {
         let sent = ["glpat-secret1".to_owned(), "abc".to_owned()];
