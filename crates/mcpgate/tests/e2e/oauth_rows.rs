@@ -71,6 +71,17 @@ fn assert_cookie_attrs(cookie: &str, same_site: &str, path: &str, secure: bool) 
     assert_eq!(attrs.iter().any(|a| a == "secure"), secure, "{cookie}");
 }
 
+/// Asserts a `Retry-After` of 1–60 seconds (a per-minute budget's wait).
+fn assert_retry_within_a_minute(r: &reqwest::Response, what: &str) {
+    let retry = r.headers().get("retry-after").and_then(|v| v.to_str().ok());
+    assert!(
+        retry
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|s| (1..=60).contains(&s)),
+        "{what}: Retry-After {retry:?}"
+    );
+}
+
 /// OA17: a client named `<script>alert(1)</script>` + U+202E + 10 KB gets a consent page
 /// where the name is escaped, stripped of the override and cut to 100 characters; the page
 /// cannot be framed; the CSRF and flow cookies are HttpOnly and SameSite, and, when the
@@ -639,13 +650,7 @@ async fn dos05_authorize_transactions_are_capped_per_address() {
                 );
             }
             429 => {
-                let retry = r.headers().get("retry-after").and_then(|v| v.to_str().ok());
-                assert!(
-                    retry
-                        .and_then(|v| v.parse::<u64>().ok())
-                        .is_some_and(|s| (1..=60).contains(&s)),
-                    "attempt {i}: Retry-After {retry:?}"
-                );
+                assert_retry_within_a_minute(&r, &format!("attempt {i}"));
                 let body = r.text().await.unwrap();
                 assert!(!body.contains("consent_id"), "attempt {i}: {body}");
             }
@@ -704,13 +709,7 @@ async fn oa27_register_burst_and_registrations_carry_a_ttl() {
                 Some("*"),
                 "registration {i}: a browser-based client must be able to read the 429"
             );
-            let retry = r.headers().get("retry-after").and_then(|v| v.to_str().ok());
-            assert!(
-                retry
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .is_some_and(|s| (1..=60).contains(&s)),
-                "registration {i}: Retry-After {retry:?}"
-            );
+            assert_retry_within_a_minute(&r, &format!("registration {i}"));
             let v: Value = r.json().await.unwrap();
             assert_eq!(v["error"], "temporarily_unavailable");
             assert!(v.get("client_id").is_none());
