@@ -282,8 +282,12 @@ def main():
     for t in threads:
         t.start()
     next_kill, victim = started + a.kill_every, 0
+    samples, next_sample = [], started + 60
     while time.time() - started < a.minutes * 60:
         time.sleep(0.2)
+        if time.time() >= next_sample:
+            samples.append(survivor.rss_kib_and_fds())
+            next_sample += 60
         if time.time() >= next_kill:
             with lock:
                 down.add(victim)
@@ -307,6 +311,11 @@ def main():
     print(f"errors {errors} (+ {killed_errors} in flight on a killed replica), wrong user {wrong_user}")
     print(f"latency p50 {pct(0.5):.1f} ms, p99 {pct(0.99):.1f} ms")
     print(f"surviving replica RSS {rss0} → {rss1} KiB, open files {fds0} → {fds1}")
+    if samples:
+        print("  per minute (RSS KiB/open files): " + ", ".join(f"{r}/{f}" for r, f in samples))
+        (w_rss, w_fds), rest = samples[0], samples[1:] + [(rss1, fds1)]
+        print(f"  after the first minute (warm-up): RSS {w_rss} → {rss1} KiB "
+              f"(max {max(r for r, _ in rest)}), open files {w_fds} → {fds1}")
     print(f"lost logins {lost} of {len(users)} (every user's last tokens replayed on both replicas)")
     for r in replicas:
         r.kill()
