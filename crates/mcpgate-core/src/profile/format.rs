@@ -129,6 +129,13 @@ pub struct ToolDef {
     pub parallel: Option<bool>,
 }
 
+impl ToolDef {
+    /// Whether this is a composite tool (`composite: true` or any `steps`).
+    pub fn is_composite(&self) -> bool {
+        self.composite == Some(true) || self.steps.is_some()
+    }
+}
+
 /// One step of a composite tool (mcp4openapi's format).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]

@@ -270,7 +270,7 @@ impl<'a> Validator<'a> {
                 format!("{label}: empty description"),
             );
         }
-        if tool.composite == Some(true) || tool.steps.is_some() {
+        if tool.is_composite() {
             self.check_composite(tool, ptr, &label);
             return;
         }

@@ -304,7 +304,7 @@ pub fn catalog_from_profile(
         if !taken.insert(tool.name.clone()) {
             continue;
         }
-        let def = if tool.composite == Some(true) || tool.steps.is_some() {
+        let def = if tool.is_composite() {
             composite_tool(spec, tool, &aliases, options)
         } else {
             profile_tool(spec, tool, &aliases, options)

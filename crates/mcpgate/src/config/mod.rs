@@ -7,7 +7,7 @@
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use mcpgate_core::Diagnostic;
-use mcpgate_core::profile::{self, AuthType, Profile};
+use mcpgate_core::profile::{self, AuthType, Profile, ToolDef};
 use mcpgate_core::spec::{self, ApiSpec, LoadOptions};
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -635,14 +635,12 @@ impl SourceArgs {
                 external: &external,
                 response_schemas: all_response_schemas
                     || self.catalog.output_schemas
-                    || profile.as_ref().is_some_and(|p| {
-                        p.tools
-                            .iter()
-                            .any(|t| t.composite == Some(true) || t.steps.is_some())
-                    }),
+                    || profile
+                        .as_ref()
+                        .is_some_and(|p| p.tools.iter().any(ToolDef::is_composite)),
             },
         )?;
-        // Freeing the parsed documents costs as much as building them: do it off the start-up path.
+        // Freeing the parsed documents takes time too (~200k nodes on GitHub): off the start-up path.
         let parsed = loaded.parsed;
         std::thread::spawn(move || {
             drop(parsed);
