@@ -5,7 +5,7 @@
 #
 # Usage: scripts/bench_instructions.sh [path/to/mcpgate ...]   (several binaries: one line each)
 # Needs valgrind, wrk, curl and python3. Knobs: BENCH_SECS (15), BENCH_CONNS (4),
-# TOKIO_WORKER_THREADS (2), LOG_LEVEL (info).
+# TOKIO_WORKER_THREADS (2), LOG_LEVEL (info), BENCH_KEEP (a folder to keep the dumps in).
 #
 # mcpgate runs under callgrind in HTTP stateless mode with the example GitLab profile minus its
 # outbound rate limit (as examples/http_bench.rs runs it), in front of a Python mock upstream
@@ -85,5 +85,10 @@ for bin in "$@"; do
   dump="$(ls -t "$work"/cg.out.* | head -1)"
   ir="$(callgrind_annotate "$dump" 2> /dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')"
   echo "$bin: $calls calls${errors:+ (errors: $errors)}, $((ir / calls)) instructions per call"
+  # BENCH_KEEP=DIR keeps the callgrind dump (DIR/callgrind.N.out) for callgrind_annotate.
+  if [ -n "${BENCH_KEEP:-}" ]; then
+    mkdir -p "$BENCH_KEEP"
+    cp "$dump" "$BENCH_KEEP/callgrind.$calls.out"
+  fi
   rm -f "$work"/cg.out*
 done

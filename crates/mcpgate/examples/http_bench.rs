@@ -149,7 +149,54 @@ async fn proxy_main(upstream: String) {
         .tcp_nodelay(true)
         .build()
         .unwrap();
-    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    println!("{}", listener.local_addr().unwrap());
+    serve_proxy(listener, client, upstream).await;
+}
+
+type HyperClient = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    axum::body::Body,
+>;
+
+/// The pass-through with hyper-util's pooled client instead of reqwest.
+fn proxy_app_hyper(client: HyperClient, upstream: String) -> axum::Router {
+    axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let client = client.clone();
+        let url: axum::http::Uri = format!("http://{upstream}{uri}").parse().unwrap();
+        async move {
+            use axum::response::IntoResponse as _;
+            use http_body_util::BodyExt as _;
+            match client.get(url).await {
+                Ok(r) => {
+                    let body = r
+                        .into_body()
+                        .collect()
+                        .await
+                        .map(|b| b.to_bytes())
+                        .unwrap_or_default();
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        body,
+                    )
+                        .into_response()
+                }
+                Err(_) => axum::http::StatusCode::BAD_GATEWAY.into_response(),
+            }
+        }
+    })
+}
+
+fn proxy_app(client: reqwest::Client, upstream: String) -> axum::Router {
+    if std::env::var("BENCH_PROXY_CLIENT").is_ok_and(|v| v == "hyper") {
+        let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        connector.set_nodelay(true);
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build(connector);
+        return proxy_app_hyper(client, upstream);
+    }
+    axum::Router::new().fallback(move |uri: axum::http::Uri| {
         let client = client.clone();
         let url = format!("http://{upstream}{uri}");
         async move {
@@ -166,20 +213,61 @@ async fn proxy_main(upstream: String) {
                 Err(_) => axum::http::StatusCode::BAD_GATEWAY.into_response(),
             }
         }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    println!("{}", listener.local_addr().unwrap());
+    })
+}
+
+async fn serve_proxy(listener: tokio::net::TcpListener, client: reqwest::Client, upstream: String) {
     use axum::serve::ListenerExt as _;
     let listener = listener.tap_io(|t| {
         let _ = t.set_nodelay(true);
     });
-    let _ = axum::serve(listener, app).await;
+    let _ = axum::serve(listener, proxy_app(client, upstream)).await;
+}
+
+/// `--proxy-tpc N HOST:PORT`: the same pass-through on N single-threaded runtimes, one per
+/// thread, each with its own `SO_REUSEPORT` listener and its own client.
+fn proxy_tpc_main(threads: usize, upstream: String) {
+    let mut port = 0;
+    let mut handles = Vec::new();
+    for i in 0..threads {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_reuseport(true).unwrap();
+        socket.set_reuseaddr(true).unwrap();
+        socket
+            .bind(SocketAddr::from(([127, 0, 0, 1], port)))
+            .unwrap();
+        if i == 0 {
+            port = socket.local_addr().unwrap().port();
+        }
+        let upstream = upstream.clone();
+        handles.push(std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = socket.listen(1024).unwrap();
+                let client = reqwest::Client::builder()
+                    .tcp_nodelay(true)
+                    .build()
+                    .unwrap();
+                serve_proxy(listener, client, upstream).await;
+            });
+        }));
+    }
+    println!("127.0.0.1:{port}");
+    for h in handles {
+        let _ = h.join();
+    }
 }
 
 /// Starts `proxy_main` in a child process in front of `upstream`; returns it and its address.
 fn start_proxy(upstream: SocketAddr) -> (std::process::Child, String) {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--proxy", &upstream.to_string()])
+        .args(match std::env::var("BENCH_PROXY_TPC") {
+            Ok(n) => vec!["--proxy-tpc".to_owned(), n, upstream.to_string()],
+            Err(_) => vec!["--proxy".to_owned(), upstream.to_string()],
+        })
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -208,9 +296,20 @@ fn ms(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1000.0)
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let [_, flag, n, upstream] = args.as_slice()
+        && flag == "--proxy-tpc"
+    {
+        proxy_tpc_main(n.parse().unwrap(), upstream.clone());
+        return;
+    }
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(async_main(args));
+}
+
+async fn async_main(args: Vec<String>) {
     if let [_, flag, upstream] = args.as_slice()
         && flag == "--proxy"
     {
