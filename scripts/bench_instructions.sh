@@ -5,7 +5,7 @@
 #
 # Usage: scripts/bench_instructions.sh [path/to/mcpgate ...]   (several binaries: one line each)
 # Needs valgrind, wrk, curl and python3. Knobs: BENCH_SECS (15), BENCH_CONNS (4),
-# TOKIO_WORKER_THREADS (2), LOG_LEVEL (info), BENCH_KEEP (a folder to keep the dumps in).
+# TOKIO_WORKER_THREADS (2), LOG_LEVEL (info), LOG_FORMAT (text), BENCH_KEEP (a folder to keep the dumps in).
 #
 # mcpgate runs under callgrind in HTTP stateless mode with the example GitLab profile minus its
 # outbound rate limit (as examples/http_bench.rs runs it), in front of a Python mock upstream
@@ -64,7 +64,7 @@ mock_port="$(cat "$work/mock.port")"
 for bin in "$@"; do
   port=$((20000 + RANDOM % 10000))
   env -i API_BASE_URL="http://127.0.0.1:$mock_port/api/v4" HTTP_RATE_LIMIT_ENABLED=false \
-    LOG_LEVEL="${LOG_LEVEL:-info}" TOKIO_WORKER_THREADS="${TOKIO_WORKER_THREADS:-2}" \
+    LOG_LEVEL="${LOG_LEVEL:-info}" LOG_FORMAT="${LOG_FORMAT:-text}" TOKIO_WORKER_THREADS="${TOKIO_WORKER_THREADS:-2}" \
     valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
     "$bin" serve --transport http --host 127.0.0.1 --port "$port" \
     --profile "$work/profile.json" --spec "$here/examples/gitlab/openapi.yaml" \

@@ -102,6 +102,7 @@ fn http_harness() -> &'static HttpHarness {
             request_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
             upstream_concurrency: 4,
+            threads: 1,
             shutdown_grace: Duration::ZERO,
         };
         let app = crate::transport::http::mounted_router(settings, gateway);

@@ -230,6 +230,10 @@ pub struct HttpArgs {
         default_value_t = 64
     )]
     pub upstream_concurrency: usize,
+    /// Threads serving HTTP connections (each runs its connections start to end; 0: one per
+    /// CPU the process may use, cgroup quota included).
+    #[arg(long = "http-threads", env = "MCP_HTTP_THREADS", default_value_t = 0)]
+    pub http_threads: usize,
     /// On SIGTERM/SIGINT, how long in-flight calls may take to finish, in milliseconds.
     #[arg(
         long = "shutdown-grace-ms",
@@ -380,6 +384,8 @@ pub struct HttpSettings {
     pub header_read_timeout: Duration,
     /// Most concurrent tool calls.
     pub upstream_concurrency: usize,
+    /// Serving threads (≥ 1).
+    pub threads: usize,
     /// Drain deadline on shutdown.
     pub shutdown_grace: Duration,
 }
@@ -521,6 +527,10 @@ impl ServeArgs {
             request_timeout: Duration::from_millis(h.request_timeout_ms.max(1)),
             header_read_timeout: Duration::from_millis(h.header_read_timeout_ms.max(1)),
             upstream_concurrency: h.upstream_concurrency.max(1),
+            threads: match h.http_threads {
+                0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+                n => n,
+            },
             shutdown_grace: Duration::from_millis(h.shutdown_grace_ms),
         })
     }
