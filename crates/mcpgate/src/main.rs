@@ -6,7 +6,12 @@ use mcpgate::config::{Cli, Command, Config, ServeArgs, Transport};
 use std::io::Write as _;
 use std::process::ExitCode;
 
+/// mimalloc, set up in `main` (see `memory.rs`); the library's tests keep the system one.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
+    mcpgate::memory::configure();
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Check(args)) => {
