@@ -226,7 +226,7 @@ async fn serve_proxy(listener: tokio::net::TcpListener, client: reqwest::Client,
 
 /// `--proxy-tpc N HOST:PORT`: the same pass-through on N single-threaded runtimes, one per
 /// thread, each with its own `SO_REUSEPORT` listener and its own client.
-fn proxy_tpc_main(threads: usize, upstream: String) {
+fn proxy_tpc_main(threads: usize, upstream: &str) {
     let mut port = 0;
     let mut handles = Vec::new();
     for i in 0..threads {
@@ -239,7 +239,7 @@ fn proxy_tpc_main(threads: usize, upstream: String) {
         if i == 0 {
             port = socket.local_addr().unwrap().port();
         }
-        let upstream = upstream.clone();
+        let upstream = upstream.to_owned();
         handles.push(std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -301,7 +301,7 @@ fn main() {
     if let [_, flag, n, upstream] = args.as_slice()
         && flag == "--proxy-tpc"
     {
-        proxy_tpc_main(n.parse().unwrap(), upstream.clone());
+        proxy_tpc_main(n.parse().unwrap(), upstream);
         return;
     }
     tokio::runtime::Runtime::new()
