@@ -371,6 +371,7 @@ impl Upstream {
     ) -> Result<(UpstreamReply, Option<Duration>), UpstreamError> {
         let bearer = credential.bearer();
         let mut url = std::borrow::Cow::Borrowed(planned);
+        let basic = take_userinfo(&mut url);
         // Every credential value this attempt sends, to scrub from what comes back.
         let mut sent: Vec<String> = Vec::new();
         match &bearer {
@@ -413,7 +414,15 @@ impl Upstream {
                 (Some(ct.as_str()), Some(Bytes::from(bytes.clone())))
             }
         };
-        let headers = || self.request_headers(plan, bearer.as_ref(), content_type);
+        let headers = || {
+            let mut headers = self.request_headers(plan, bearer.as_ref(), content_type)?;
+            if let Some(basic) = &basic {
+                headers
+                    .entry(http::header::AUTHORIZATION)
+                    .or_insert_with(|| basic.clone());
+            }
+            Ok(headers)
+        };
         let received = if matches!(plan.body, Some(PlannedBody::Multipart(_))) || self.proxied(&url)
         {
             // Boxed: a cold path whose future would otherwise grow every call's.
@@ -585,6 +594,33 @@ impl Upstream {
             truncated,
         })
     }
+}
+
+/// reqwest's rule for a URL with `user:password@`: the user info leaves the URL and is sent
+/// as `Authorization: Basic` (unless the call sends another `Authorization`); user info that
+/// is not UTF-8 once percent-decoded stays in the URL, which then carries no credential.
+fn take_userinfo(url: &mut std::borrow::Cow<'_, Url>) -> Option<http::HeaderValue> {
+    use base64::Engine as _;
+    if url.username().is_empty() && url.password().is_none() {
+        return None;
+    }
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8()
+            .ok()
+            .map(std::borrow::Cow::into_owned)
+    };
+    let user = decode(url.username())?;
+    let password = url.password().and_then(decode);
+    let url = url.to_mut();
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    let mut value = String::from("Basic ");
+    base64::engine::general_purpose::STANDARD.encode_string(
+        format!("{user}:{}", password.unwrap_or_default()),
+        &mut value,
+    );
+    http::HeaderValue::from_str(&value).ok().map(sensitive)
 }
 
 /// One exchange's answer, before the credentials are scrubbed from it.

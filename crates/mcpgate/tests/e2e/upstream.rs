@@ -309,6 +309,24 @@ async fn redirects_change_the_method_and_body_as_before() {
     }
 }
 
+/// User info in the base URL is sent as `Authorization: Basic`, as reqwest did, never in the
+/// request line; a bearer credential replaces it.
+#[tokio::test]
+async fn user_info_in_the_base_url_becomes_basic_auth() {
+    let mock = MockUpstream::start(|_, _| status(200, "{}")).await;
+    let base = format!("http://us%65r:p%40ss@{}/api", mock.addr);
+    let up = Upstream::new(settings(&base)).unwrap();
+    up.send(&get("/x"), &Credential::Static).await.unwrap();
+    up.send(&get("/y"), &Credential::Bearer(Secret::new("bear")))
+        .await
+        .unwrap();
+    let reqs = mock.recorded();
+    // base64("user:p@ss")
+    assert_eq!(reqs[0].header("authorization"), Some("Basic dXNlcjpwQHNz"));
+    assert_eq!(reqs[0].path_and_query, "/api/x");
+    assert_eq!(reqs[1].header("authorization"), Some("Bearer bear"));
+}
+
 /// A forward proxy stand-in on 127.0.0.1:0: records each request head (request line first)
 /// and answers every request with a small JSON object.
 struct MockProxy {
