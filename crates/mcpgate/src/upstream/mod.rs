@@ -5,13 +5,16 @@
 //! redirects are followed at all); bodies are read up to a cap; the whole call, retries
 //! included, finishes within the configured timeout.
 
+mod client;
+
 use crate::config::{Secret, StaticAuth};
 use crate::telemetry::metrics;
+use bytes::Bytes;
 use futures::StreamExt as _;
 use mcpgate_core::policy::{Attempt, RetryDecision, RetryPolicy, TokenBucket, parse_retry_after};
 use mcpgate_core::tools::{PlannedBody, RequestPlan, UpstreamReply};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 use url::Url;
 
@@ -92,35 +95,91 @@ pub struct UpstreamSettings {
     pub rate_max_wait: Duration,
 }
 
-/// A pooled client bound to one upstream.
-#[derive(Debug)]
+/// The clients bound to one upstream.
+///
+/// Requests go through [`client::HttpClient`] (hyper-util's pooled client, one per OS
+/// thread). reqwest stays for what it does and that client does not: multipart bodies, and
+/// calls an environment proxy (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`) applies
+/// to.
 pub struct Upstream {
-    client: reqwest::Client,
+    client: client::HttpClient,
+    /// Built at start-up when a proxy applies to the base URL, else on first need.
+    fallback: OnceLock<reqwest::Client>,
+    proxies: Proxies,
     settings: UpstreamSettings,
     limits: RateLimits,
 }
 
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The proxy settings stay out: a proxy URL may carry a password.
+        f.debug_struct("Upstream")
+            .field("client", &self.client)
+            .field("base_proxied", &self.proxies.base)
+            .field("settings", &self.settings)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The environment proxies, read once at start-up with the rules reqwest uses (hyper-util's
+/// matcher: the variables in upper or lower case, `NO_PROXY` host and CIDR rules, none of them
+/// in a CGI process).
+struct Proxies {
+    matcher: hyper_util::client::proxy::matcher::Matcher,
+    /// Whether one applies to the base URL's origin.
+    base: bool,
+}
+
+impl Proxies {
+    fn from_env(base: &Url) -> Self {
+        let matcher = hyper_util::client::proxy::matcher::Matcher::from_system();
+        let base = Self::applies(&matcher, base);
+        Self { matcher, base }
+    }
+
+    fn applies(matcher: &hyper_util::client::proxy::matcher::Matcher, url: &Url) -> bool {
+        http::Uri::try_from(url.as_str()).is_ok_and(|uri| matcher.intercept(&uri).is_some())
+    }
+}
+
+/// The connect timeout: reqwest's setting before, now both clients'.
+fn connect_timeout(settings: &UpstreamSettings) -> Duration {
+    Duration::from_secs(5).min(settings.timeout)
+}
+
+/// The reqwest client of the cold paths, with the settings the hot path reproduces.
+fn reqwest_client(settings: &UpstreamSettings) -> reqwest::Result<reqwest::Client> {
+    let policy = reqwest::redirect::Policy::custom(|attempt| {
+        let same_origin = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.origin() == attempt.url().origin());
+        if attempt.previous().len() >= 5 || !same_origin {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    });
+    reqwest::Client::builder()
+        .redirect(policy)
+        .connect_timeout(connect_timeout(settings))
+        .pool_idle_timeout(Duration::from_secs(90))
+        .tcp_nodelay(true)
+        .user_agent(client::USER_AGENT)
+        .build()
+}
+
 impl Upstream {
-    /// Builds the pooled client.
+    /// Builds the clients.
     pub fn new(settings: UpstreamSettings) -> anyhow::Result<Self> {
-        let policy = reqwest::redirect::Policy::custom(|attempt| {
-            let same_origin = attempt
-                .previous()
-                .first()
-                .is_some_and(|first| first.origin() == attempt.url().origin());
-            if attempt.previous().len() >= 5 || !same_origin {
-                attempt.stop()
-            } else {
-                attempt.follow()
-            }
-        });
-        let client = reqwest::Client::builder()
-            .redirect(policy)
-            .connect_timeout(Duration::from_secs(5).min(settings.timeout))
-            .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_nodelay(true)
-            .user_agent(concat!("mcpgate/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let client = client::HttpClient::new(connect_timeout(&settings))?;
+        let proxies = Proxies::from_env(&settings.base_url);
+        let fallback = OnceLock::new();
+        if proxies.base {
+            // Every call takes this client: build it now, so a bad set-up fails the start.
+            let _ = fallback.set(reqwest_client(&settings)?);
+        }
         let now = Instant::now();
         let limits = RateLimits {
             global: settings
@@ -135,9 +194,33 @@ impl Upstream {
         };
         Ok(Self {
             client,
+            fallback,
+            proxies,
             settings,
             limits,
         })
+    }
+
+    /// The reqwest client, built on first use.
+    fn fallback(&self) -> Result<&reqwest::Client, UpstreamError> {
+        if let Some(c) = self.fallback.get() {
+            return Ok(c);
+        }
+        let built = reqwest_client(&self.settings).map_err(|e| UpstreamError::Request(short(e)))?;
+        Ok(self.fallback.get_or_init(|| built))
+    }
+
+    /// Whether an environment proxy applies to this URL's origin.
+    fn proxied(&self, url: &Url) -> bool {
+        let base = &self.settings.base_url;
+        if url.scheme() == base.scheme()
+            && url.host_str() == base.host_str()
+            && url.port_or_known_default() == base.port_or_known_default()
+        {
+            return self.proxies.base;
+        }
+        // An operation's own server: rare, decided per call.
+        Proxies::applies(&self.proxies.matcher, url)
     }
 
     /// The base URL.
@@ -286,49 +369,23 @@ impl Upstream {
         planned: &Url,
         credential: &Credential,
     ) -> Result<(UpstreamReply, Option<Duration>), UpstreamError> {
-        let mut url = planned.clone();
-        let mut req_headers = http::HeaderMap::new();
+        let bearer = credential.bearer();
+        let mut url = std::borrow::Cow::Borrowed(planned);
+        let basic = take_userinfo(&mut url);
         // Every credential value this attempt sends, to scrub from what comes back.
         let mut sent: Vec<String> = Vec::new();
-        for (k, v) in &plan.headers {
-            req_headers.append(k.clone(), v.clone());
-        }
-        match credential.bearer() {
-            Some(token) => {
-                sent.push(token.expose().to_owned());
-                let v = http::HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-                    .map_err(|_| {
-                        UpstreamError::Request(
-                            "the access token contains invalid characters".into(),
-                        )
-                    })?;
-                req_headers.insert(http::header::AUTHORIZATION, sensitive(v));
-            }
+        match &bearer {
+            Some(token) => sent.push(token.expose().to_owned()),
             None => {
                 for auth in &self.settings.auth {
                     match auth {
-                        StaticAuth::Bearer(token) => {
+                        StaticAuth::Bearer(token) | StaticAuth::Header(_, token) => {
                             sent.push(token.expose().to_owned());
-                            let v =
-                                http::HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-                                    .map_err(|_| {
-                                        UpstreamError::Request(
-                                            "the token contains invalid characters".into(),
-                                        )
-                                    })?;
-                            req_headers.insert(http::header::AUTHORIZATION, sensitive(v));
-                        }
-                        StaticAuth::Header(name, token) => {
-                            sent.push(token.expose().to_owned());
-                            let v = http::HeaderValue::from_str(token.expose()).map_err(|_| {
-                                UpstreamError::Request(
-                                    "the token contains invalid characters".into(),
-                                )
-                            })?;
-                            req_headers.insert(name.clone(), sensitive(v));
                         }
                         StaticAuth::Query(param, token) => {
-                            url.query_pairs_mut().append_pair(param, token.expose());
+                            url.to_mut()
+                                .query_pairs_mut()
+                                .append_pair(param, token.expose());
                             sent.push(token.expose().to_owned());
                             sent.push(
                                 url::form_urlencoded::byte_serialize(token.expose().as_bytes())
@@ -339,8 +396,109 @@ impl Upstream {
                 }
             }
         }
+        let (content_type, body) = match &plan.body {
+            None | Some(PlannedBody::Multipart(_)) => (None, None),
+            Some(PlannedBody::Json(ct, value)) => (
+                Some(ct.as_str()),
+                Some(Bytes::from(serde_json::to_vec(value).unwrap_or_default())),
+            ),
+            Some(PlannedBody::Form(pairs)) => (
+                Some("application/x-www-form-urlencoded"),
+                Some(Bytes::from(
+                    url::form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(pairs)
+                        .finish(),
+                )),
+            ),
+            Some(PlannedBody::Raw(ct, bytes)) => {
+                (Some(ct.as_str()), Some(Bytes::from(bytes.clone())))
+            }
+        };
+        let headers = || {
+            let mut headers = self.request_headers(plan, bearer.as_ref(), content_type)?;
+            if let Some(basic) = &basic {
+                headers
+                    .entry(http::header::AUTHORIZATION)
+                    .or_insert_with(|| basic.clone());
+            }
+            Ok(headers)
+        };
+        let received = if matches!(plan.body, Some(PlannedBody::Multipart(_))) || self.proxied(&url)
+        {
+            // Boxed: a cold path whose future would otherwise grow every call's.
+            Box::pin(self.attempt_reqwest(plan, url.into_owned(), headers()?, body, planned))
+                .await?
+        } else {
+            let response = self.client.send(&plan.method, &url, &headers, body).await?;
+            let status = response.status().as_u16();
+            let (retry_after, content_type) = reply_head(response.headers());
+            let (body, truncated) =
+                client::read_body(response, self.settings.max_body_bytes).await?;
+            Received {
+                status,
+                retry_after,
+                content_type,
+                body,
+                truncated,
+            }
+        };
+        Ok((
+            UpstreamReply {
+                status: received.status,
+                content_type: received.content_type,
+                body: redact_sent(received.body, &sent),
+                body_truncated: received.truncated,
+            },
+            received.retry_after,
+        ))
+    }
+
+    /// The request headers: the plan's, the credential, `traceparent`, cookies, the body's
+    /// content type, and the defaults reqwest added (`Accept`, `User-Agent`,
+    /// `Accept-Encoding: gzip`) unless the plan set them.
+    fn request_headers(
+        &self,
+        plan: &RequestPlan,
+        bearer: Option<&Secret>,
+        content_type: Option<&str>,
+    ) -> Result<http::HeaderMap, UpstreamError> {
+        use http::header::{self, HeaderValue};
+        let mut headers = http::HeaderMap::new();
+        for (k, v) in &plan.headers {
+            headers.append(k.clone(), v.clone());
+        }
+        match bearer {
+            Some(token) => {
+                let v =
+                    HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+                        UpstreamError::Request(
+                            "the access token contains invalid characters".into(),
+                        )
+                    })?;
+                headers.insert(header::AUTHORIZATION, sensitive(v));
+            }
+            None => {
+                for auth in &self.settings.auth {
+                    let invalid =
+                        |_| UpstreamError::Request("the token contains invalid characters".into());
+                    match auth {
+                        StaticAuth::Bearer(token) => {
+                            let v = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+                                .map_err(invalid)?;
+                            headers.insert(header::AUTHORIZATION, sensitive(v));
+                        }
+                        StaticAuth::Header(name, token) => {
+                            let v = HeaderValue::from_str(token.expose()).map_err(invalid)?;
+                            headers.insert(name.clone(), sensitive(v));
+                        }
+                        // In the URL (`attempt`).
+                        StaticAuth::Query(..) => {}
+                    }
+                }
+            }
+        }
         if let Some(tp) = crate::telemetry::trace::current_traceparent() {
-            req_headers.insert(&crate::telemetry::trace::TRACEPARENT_HEADER, tp);
+            headers.insert(&crate::telemetry::trace::TRACEPARENT_HEADER, tp);
         }
         if !plan.cookies.is_empty() {
             let cookie = plan
@@ -349,66 +507,67 @@ impl Upstream {
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect::<Vec<_>>()
                 .join("; ");
-            if let Ok(v) = http::HeaderValue::from_str(&cookie) {
-                req_headers.insert(http::header::COOKIE, v);
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                headers.insert(header::COOKIE, v);
             }
         }
+        if let Some(ct) = content_type {
+            let v = HeaderValue::from_str(ct)
+                .map_err(|_| UpstreamError::Request(format!("invalid content type `{ct}`")))?;
+            headers.append(header::CONTENT_TYPE, v);
+        }
+        for (name, value) in [
+            (header::ACCEPT, "*/*"),
+            (header::USER_AGENT, client::USER_AGENT),
+            (header::ACCEPT_ENCODING, "gzip"),
+        ] {
+            headers
+                .entry(name)
+                .or_insert_with(|| HeaderValue::from_static(value));
+        }
+        Ok(headers)
+    }
+
+    /// The same exchange through reqwest: multipart bodies, and origins behind an
+    /// environment proxy.
+    async fn attempt_reqwest(
+        &self,
+        plan: &RequestPlan,
+        url: Url,
+        headers: http::HeaderMap,
+        body: Option<Bytes>,
+        planned: &Url,
+    ) -> Result<Received, UpstreamError> {
         let mut builder = self
-            .client
+            .fallback()?
             .request(plan.method.clone(), url)
-            .headers(req_headers);
-        builder = match &plan.body {
-            None => builder,
-            Some(PlannedBody::Json(ct, value)) => builder
-                .header(http::header::CONTENT_TYPE, ct.as_str())
-                .body(serde_json::to_vec(value).unwrap_or_default()),
-            Some(PlannedBody::Form(pairs)) => {
-                let body = url::form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(pairs)
-                    .finish();
-                builder
-                    .header(
-                        http::header::CONTENT_TYPE,
-                        "application/x-www-form-urlencoded",
-                    )
-                    .body(body)
-            }
-            Some(PlannedBody::Raw(ct, bytes)) => builder
-                .header(http::header::CONTENT_TYPE, ct.as_str())
-                .body(bytes.clone()),
-            Some(PlannedBody::Multipart(parts)) => {
-                let mut form = reqwest::multipart::Form::new();
-                for p in parts {
-                    let mut part = reqwest::multipart::Part::bytes(p.data.clone());
-                    if let Some(f) = &p.file_name {
-                        part = part.file_name(f.clone());
-                    }
-                    if let Some(ct) = &p.content_type {
-                        part = part.mime_str(ct).map_err(|e| {
-                            UpstreamError::Request(format!("content type `{ct}`: {e}"))
-                        })?;
-                    }
-                    form = form.part(p.name.clone(), part);
+            .headers(headers);
+        if let Some(body) = body {
+            builder = builder.body(body);
+        }
+        if let Some(PlannedBody::Multipart(parts)) = &plan.body {
+            let mut form = reqwest::multipart::Form::new();
+            for p in parts {
+                let mut part = reqwest::multipart::Part::bytes(p.data.clone());
+                if let Some(f) = &p.file_name {
+                    part = part.file_name(f.clone());
                 }
-                builder.multipart(form)
+                if let Some(ct) = &p.content_type {
+                    part = part
+                        .mime_str(ct)
+                        .map_err(|e| UpstreamError::Request(format!("content type `{ct}`: {e}")))?;
+                }
+                form = form.part(p.name.clone(), part);
             }
-        };
+            builder = builder.multipart(form);
+        }
         // The origin of the URL as planned: the one sent only adds a query credential.
         let response = builder
             .send()
             .await
             .map_err(|e| classify(e, &planned.origin().ascii_serialization()))?;
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(http::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, SystemTime::now()));
-        let content_type = response
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let (retry_after, content_type) = reply_head(response.headers());
         let cap = self.settings.max_body_bytes;
         // Sized for a declared length (up to 64 KiB: a length is a claim, not bytes received),
         // so a small reply is read without growing copies.
@@ -427,16 +586,63 @@ impl Upstream {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok((
-            UpstreamReply {
-                status,
-                content_type,
-                body: redact_sent(body, &sent),
-                body_truncated: truncated,
-            },
+        Ok(Received {
+            status,
             retry_after,
-        ))
+            content_type,
+            body,
+            truncated,
+        })
     }
+}
+
+/// reqwest's rule for a URL with `user:password@`: the user info leaves the URL and is sent
+/// as `Authorization: Basic` (unless the call sends another `Authorization`); user info that
+/// is not UTF-8 once percent-decoded stays in the URL, which then carries no credential.
+fn take_userinfo(url: &mut std::borrow::Cow<'_, Url>) -> Option<http::HeaderValue> {
+    use base64::Engine as _;
+    if url.username().is_empty() && url.password().is_none() {
+        return None;
+    }
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8()
+            .ok()
+            .map(std::borrow::Cow::into_owned)
+    };
+    let user = decode(url.username())?;
+    let password = url.password().and_then(decode);
+    let url = url.to_mut();
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    let mut value = String::from("Basic ");
+    base64::engine::general_purpose::STANDARD.encode_string(
+        format!("{user}:{}", password.unwrap_or_default()),
+        &mut value,
+    );
+    http::HeaderValue::from_str(&value).ok().map(sensitive)
+}
+
+/// One exchange's answer, before the credentials are scrubbed from it.
+struct Received {
+    status: u16,
+    retry_after: Option<Duration>,
+    content_type: Option<String>,
+    body: Vec<u8>,
+    truncated: bool,
+}
+
+/// `Retry-After` and `Content-Type` of a reply.
+fn reply_head(headers: &http::HeaderMap) -> (Option<Duration>, Option<String>) {
+    let retry_after = headers
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, SystemTime::now()));
+    let content_type = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    (retry_after, content_type)
 }
 
 /// Replaces every occurrence of a credential value we sent with `[REDACTED]`: an upstream that

@@ -759,6 +759,87 @@ async fn uf06_expired_upstream_certificate_fails_closed_with_a_clear_tool_error(
     assert_ne!(accepted["isError"], json!(true), "{accepted}");
 }
 
+/// An HTTPS upstream that speaks only HTTP/2 (ALPN `h2`, as many API gateways offer): the
+/// upstream client negotiates it, as reqwest did, and two calls share one connection.
+#[tokio::test]
+async fn https_upstream_offering_http2_is_called_over_http2_on_one_connection() {
+    use rustls::pki_types::pem::PemObject as _;
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(dir.path());
+    let certs = rustls::pki_types::CertificateDer::pem_file_iter(&cert)
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key_der = rustls::pki_types::PrivateKeyDer::from_pem_file(&key).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key_der)
+        .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = connections.clone();
+    let server = tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service = hyper::service::service_fn(
+                    |req: hyper::Request<hyper::body::Incoming>| async move {
+                        let body = format!(r#"{{"id":1,"name":"{:?}"}}"#, req.version());
+                        let mut res = hyper::Response::new(http_body_util::Full::new(
+                            bytes::Bytes::from(body),
+                        ));
+                        res.headers_mut().insert(
+                            "content-type",
+                            http::HeaderValue::from_static("application/json"),
+                        );
+                        Ok::<_, std::convert::Infallible>(res)
+                    },
+                );
+                let _ =
+                    hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                        .await;
+            });
+        }
+    });
+    let base = format!("https://127.0.0.1:{port}/api/v4");
+    let cert_file = cert.display().to_string();
+    let (profile, spec) = (example_profile(), example_spec());
+    let results = blocking(move || {
+        let args = ["--profile", profile.as_str(), "--spec", spec.as_str()];
+        let mut s = StdioServer::start(
+            &args,
+            &[
+                ("API_BASE_URL", &base),
+                ("GITLAB_TOKEN", "glpat-h2"),
+                ("SSL_CERT_FILE", &cert_file),
+            ],
+        );
+        let args = json!({"action": "get", "project_id": "group/sub"});
+        [
+            s.call("manage_projects", args.clone()),
+            s.call("manage_projects", args),
+        ]
+    })
+    .await;
+    for r in &results {
+        assert_ne!(r["isError"], json!(true), "{r}");
+        assert!(text(r).contains("HTTP/2.0"), "{r}");
+    }
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 1);
+    server.abort();
+}
+
 /// A slowloris connection: a request line, then one header byte every 250 ms, never the end
 /// of the headers. Returns how long the server took to close it (`None`: still open after
 /// `limit`).

@@ -197,3 +197,239 @@ async fn credentials_never_follow_a_redirect_to_another_origin() {
         "the other origin was never contacted"
     );
 }
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+/// The headers reqwest added by default are still sent, and a gzip reply is decoded (capped
+/// on its decoded size; a corrupt one is a broken reply).
+#[tokio::test]
+async fn default_headers_are_sent_and_gzip_replies_decoded() {
+    let json = format!(r#"{{"items":"{}"}}"#, "abc".repeat(2000));
+    let good = gzip(json.as_bytes());
+    let mut corrupt = good.clone();
+    let mid = corrupt.len() / 2;
+    corrupt[mid] ^= 0xff;
+    let mock = MockUpstream::start(move |r, _| {
+        let body = if r.path() == "/corrupt" {
+            corrupt.clone()
+        } else {
+            good.clone()
+        };
+        (
+            [
+                ("content-type", "application/json"),
+                ("content-encoding", "gzip"),
+            ],
+            body,
+        )
+            .into_response()
+    })
+    .await;
+    let up = Upstream::new(settings(&mock.url(""))).unwrap();
+    let reply = up.send(&get("/x"), &Credential::Static).await.unwrap();
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.content_type.as_deref(), Some("application/json"));
+    assert_eq!(String::from_utf8(reply.body).unwrap(), json);
+    assert!(!reply.body_truncated);
+    let req = &mock.recorded()[0];
+    assert_eq!(req.header("accept"), Some("*/*"));
+    assert_eq!(req.header("accept-encoding"), Some("gzip"));
+    assert_eq!(
+        req.header("user-agent"),
+        Some(concat!("mcpgate/", env!("CARGO_PKG_VERSION")))
+    );
+    // The cap counts decoded bytes.
+    let mut s = settings(&mock.url(""));
+    s.max_body_bytes = 100;
+    let up = Upstream::new(s).unwrap();
+    let reply = up.send(&get("/x"), &Credential::Static).await.unwrap();
+    assert_eq!(reply.body, json.as_bytes()[..100].to_vec());
+    assert!(reply.body_truncated);
+    // A corrupt stream is an error, not a silently short body.
+    let up = Upstream::new(settings(&mock.url(""))).unwrap();
+    let mut plan = get("/corrupt");
+    plan.method = http::Method::POST;
+    let e = up.send(&plan, &Credential::Static).await.unwrap_err();
+    assert!(matches!(e, UpstreamError::Broken(_)), "{e}");
+}
+
+/// Same-origin redirects change the method and body as reqwest did: 301/302/303 turn a POST
+/// into a GET without body or content type, 307/308 repeat the POST with its body; the
+/// redirected request names the previous URL as `Referer`.
+#[tokio::test]
+async fn redirects_change_the_method_and_body_as_before() {
+    let mock = MockUpstream::start(|r, _| {
+        let code = match r.path().trim_start_matches("/api") {
+            "/301" => 301,
+            "/302" => 302,
+            "/303" => 303,
+            "/307" => 307,
+            "/308" => 308,
+            _ => return status(200, "{}"),
+        };
+        ([("location", "/landing")], status(code, "")).into_response()
+    })
+    .await;
+    let up = Upstream::new(settings(&mock.url("/api"))).unwrap();
+    for code in [301, 302, 303, 307, 308] {
+        let mut plan = get(&format!("/{code}"));
+        plan.method = http::Method::POST;
+        plan.body = Some(mcpgate_core::tools::PlannedBody::Json(
+            "application/json".into(),
+            serde_json::json!({"n": code}),
+        ));
+        let reply = up.send(&plan, &Credential::Static).await.unwrap();
+        assert_eq!(reply.status, 200, "{code}");
+        let reqs = mock.recorded();
+        let [.., first, second] = reqs.as_slice() else {
+            panic!("{code}: {reqs:?}");
+        };
+        assert_eq!(first.method, http::Method::POST);
+        assert_eq!(second.path(), "/landing", "{code}");
+        assert_eq!(second.header("private-token"), Some("tok-123"), "{code}");
+        assert_eq!(
+            second.header("referer"),
+            Some(mock.url(&format!("/api/{code}")).as_str()),
+            "{code}"
+        );
+        if code >= 307 {
+            assert_eq!(second.method, http::Method::POST, "{code}");
+            assert_eq!(second.body, first.body, "{code}");
+            assert_eq!(second.header("content-type"), Some("application/json"));
+        } else {
+            assert_eq!(second.method, http::Method::GET, "{code}");
+            assert!(second.body.is_empty(), "{code}");
+            assert_eq!(second.header("content-type"), None, "{code}");
+        }
+    }
+}
+
+/// User info in the base URL is sent as `Authorization: Basic`, as reqwest did, never in the
+/// request line; a bearer credential replaces it.
+#[tokio::test]
+async fn user_info_in_the_base_url_becomes_basic_auth() {
+    let mock = MockUpstream::start(|_, _| status(200, "{}")).await;
+    let base = format!("http://us%65r:p%40ss@{}/api", mock.addr);
+    let up = Upstream::new(settings(&base)).unwrap();
+    up.send(&get("/x"), &Credential::Static).await.unwrap();
+    up.send(&get("/y"), &Credential::Bearer(Secret::new("bear")))
+        .await
+        .unwrap();
+    let reqs = mock.recorded();
+    // base64("user:p@ss")
+    assert_eq!(reqs[0].header("authorization"), Some("Basic dXNlcjpwQHNz"));
+    assert_eq!(reqs[0].path_and_query, "/api/x");
+    assert_eq!(reqs[1].header("authorization"), Some("Bearer bear"));
+}
+
+/// A forward proxy stand-in on 127.0.0.1:0: records each request head (request line first)
+/// and answers every request with a small JSON object.
+struct MockProxy {
+    addr: std::net::SocketAddr,
+    heads: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for MockProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl MockProxy {
+    async fn start() -> Self {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let heads = std::sync::Arc::<std::sync::Mutex<Vec<String>>>::default();
+        let h = heads.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut tcp, _)) = listener.accept().await {
+                let heads = h.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match tcp.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    heads
+                        .lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&buf).into_owned());
+                    let body = r#"{"id":7,"name":"via-proxy"}"#;
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = tcp.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        Self { addr, heads, task }
+    }
+
+    fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
+    }
+}
+
+/// An environment proxy applies to the upstream as it did with reqwest alone: `HTTP_PROXY`
+/// (and `http_proxy`) send the call to the proxy in absolute form, without resolving the
+/// upstream's host name; `NO_PROXY` naming the host sends it directly.
+#[tokio::test]
+async fn environment_proxy_is_honoured_and_no_proxy_bypasses_it() {
+    let proxy = MockProxy::start().await;
+    let proxy_url = format!("http://{}", proxy.addr);
+    let (profile, spec) = (example_profile(), example_spec());
+    let results = blocking(move || {
+        let args = ["--profile", profile.as_str(), "--spec", spec.as_str()];
+        let base = "http://upstream.invalid/api/v4";
+        let call = |env: &[(&str, &str)]| {
+            let mut env = env.to_vec();
+            env.extend([("API_BASE_URL", base), ("GITLAB_TOKEN", "glpat-proxy")]);
+            StdioServer::start(&args, &env).call(
+                "manage_projects",
+                serde_json::json!({"action": "get", "project_id": "group/sub"}),
+            )
+        };
+        [
+            call(&[("HTTP_PROXY", &proxy_url)]),
+            call(&[("http_proxy", &proxy_url)]),
+            call(&[("HTTP_PROXY", &proxy_url), ("NO_PROXY", "upstream.invalid")]),
+        ]
+    })
+    .await;
+    let [upper, lower, bypassed] = &results;
+    for r in [upper, lower] {
+        assert_ne!(r["isError"], serde_json::json!(true), "{r}");
+        assert!(text(r).contains("via-proxy"), "{r}");
+    }
+    assert_eq!(bypassed["isError"], serde_json::json!(true), "{bypassed}");
+    assert!(
+        text(bypassed).contains("cannot reach the upstream"),
+        "{bypassed}"
+    );
+    let heads = proxy.heads();
+    assert_eq!(heads.len(), 2, "{heads:?}");
+    for head in &heads {
+        let line = head.lines().next().unwrap_or_default();
+        assert_eq!(
+            line, "GET http://upstream.invalid/api/v4/projects/group%2Fsub HTTP/1.1",
+            "{head}"
+        );
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("\r\nhost: upstream.invalid\r\n"),
+            "{head}"
+        );
+    }
+}
