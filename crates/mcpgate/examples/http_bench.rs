@@ -360,6 +360,7 @@ async fn async_main(args: Vec<String>) {
         .env("API_BASE_URL", format!("http://{upstream}/api/v4"))
         .env("HTTP_RATE_LIMIT_ENABLED", "false")
         .envs(std::env::var("TOKIO_WORKER_THREADS").map(|v| ("TOKIO_WORKER_THREADS", v)))
+        .envs(std::env::var("MCP_HTTP_THREADS").map(|v| ("MCP_HTTP_THREADS", v)))
         .env("LOG_LEVEL", format!("{log_level},mcpgate::listen=info"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())

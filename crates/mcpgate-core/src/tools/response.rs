@@ -71,6 +71,9 @@ pub struct ToolOutput {
     pub content: Vec<Content>,
     /// Structured copy of a JSON reply (always an object: non-objects are wrapped as `{"result": …}`).
     pub structured: Option<Value>,
+    /// The one content block is the compact JSON text of `structured` (`Value::to_string`), so
+    /// a transport may copy it as the structured content instead of serialising it again.
+    pub text_is_structured: bool,
 }
 
 impl ToolOutput {
@@ -80,6 +83,7 @@ impl ToolOutput {
             is_error: true,
             content: vec![Content::Text(text.into())],
             structured: None,
+            text_is_structured: false,
         }
     }
 }
@@ -112,6 +116,7 @@ pub fn shape_reply(
                 reply.status
             ))],
             structured: None,
+            text_is_structured: false,
         };
     }
     let is_json = mime.is_empty() && looks_like_json(&reply.body)
@@ -156,6 +161,7 @@ pub fn shape_reply(
             is_error: false,
             content: vec![block],
             structured: None,
+            text_is_structured: false,
         };
     }
     let text = String::from_utf8_lossy(&reply.body);
@@ -171,6 +177,7 @@ pub fn shape_reply(
         is_error: false,
         content: vec![Content::Text(out)],
         structured: None,
+        text_is_structured: false,
     }
 }
 
@@ -204,14 +211,18 @@ pub fn json_output(value: Value, paging: &[String], settings: &ReplySettings) ->
     }
     let text = value.to_string();
     if text.len() <= settings.max_text_bytes {
-        let structured = match value {
-            Value::Object(_) => value,
-            other => Value::Object(Map::from_iter([("result".to_owned(), other)])),
+        let (structured, text_is_structured) = match value {
+            Value::Object(_) => (value, true),
+            other => (
+                Value::Object(Map::from_iter([("result".to_owned(), other)])),
+                false,
+            ),
         };
         return ToolOutput {
             is_error: false,
             content: vec![Content::Text(text)],
             structured: Some(structured),
+            text_is_structured,
         };
     }
     let (cut, _) = cut_text(&text, settings.max_text_bytes);
@@ -225,6 +236,7 @@ pub fn json_output(value: Value, paging: &[String], settings: &ReplySettings) ->
         is_error: false,
         content: vec![Content::Text(text)],
         structured: Some(serde_json::json!({ "truncated": true })),
+        text_is_structured: false,
     }
 }
 
@@ -249,6 +261,7 @@ fn list_output(items: Vec<Value>, paging: &[String], settings: &ReplySettings) -
             is_error: false,
             content: vec![Content::Text(kept.to_string())],
             structured: Some(Value::Object(Map::from_iter([("result".to_owned(), kept)]))),
+            text_is_structured: false,
         };
     }
     let why = if by_bytes {
@@ -279,6 +292,7 @@ fn list_output(items: Vec<Value>, paging: &[String], settings: &ReplySettings) -
         is_error: false,
         content: vec![Content::Text(text)],
         structured: Some(structured),
+        text_is_structured: false,
     }
 }
 
@@ -378,6 +392,36 @@ mod tests {
             body: body.as_bytes().to_vec(),
             body_truncated: false,
         }
+    }
+
+    /// `text_is_structured` is set exactly when the text is the structured value's compact
+    /// JSON: an object that fits; never for wrapped scalars, lists or truncated objects.
+    #[test]
+    fn text_is_structured_only_when_the_text_is_the_structured_json() {
+        let settings = ReplySettings::default();
+        let object = json_output(
+            serde_json::json!({"id": 1, "name": "a \"b\"", "n": 1.5, "e": {}}),
+            &[],
+            &settings,
+        );
+        assert!(object.text_is_structured);
+        let [Content::Text(text)] = object.content.as_slice() else {
+            panic!("{object:?}")
+        };
+        assert_eq!(Some(text.clone()), object.structured.map(|v| v.to_string()));
+        for value in [
+            serde_json::json!([1, 2]),
+            serde_json::json!("text"),
+            serde_json::json!(3),
+        ] {
+            assert!(!json_output(value, &[], &settings).text_is_structured);
+        }
+        let small = ReplySettings {
+            max_text_bytes: 8,
+            ..ReplySettings::default()
+        };
+        let cut = json_output(serde_json::json!({"long": "x".repeat(64)}), &[], &small);
+        assert!(!cut.text_is_structured);
     }
 
     #[test]

@@ -191,7 +191,8 @@ impl Gateway {
             .run(tool, &args, &Credential::Static, Some(parts))
             .await;
         drop(args);
-        Some(answer_json(&req.id, wire_result(out)))
+        let text_is_structured = out.text_is_structured;
+        Some(answer_json(&req.id, wire_result(out), text_is_structured))
     }
 }
 
@@ -199,7 +200,11 @@ impl Gateway {
 /// `ServerJsonRpcMessage::response` for the protocol versions of the fast path: the
 /// envelope's members in rmcp's order (`jsonrpc`, `id`, `result`) and no `resultType`
 /// (it belongs to later versions). Written in one pass into one buffer.
-fn answer_json(id: &rmcp::model::RequestId, mut result: CallToolResult) -> Vec<u8> {
+fn answer_json(
+    id: &rmcp::model::RequestId,
+    mut result: CallToolResult,
+    text_is_structured: bool,
+) -> Vec<u8> {
     result.result_type = None;
     // The text and the structured content are each about the size of the reply.
     let text: usize = result
@@ -212,7 +217,32 @@ fn answer_json(id: &rmcp::model::RequestId, mut result: CallToolResult) -> Vec<u
     // Neither can fail: plain data (no map with non-string keys) written to a Vec.
     let _ = serde_json::to_writer(&mut out, id);
     out.extend_from_slice(br#","result":"#);
-    let _ = serde_json::to_writer(&mut out, &result);
+    match (result.content.as_slice(), &result.structured_content) {
+        // The one text block is the structured value's compact JSON: copied, not serialised
+        // again. The members in rmcp's order (`content`, `structuredContent`, `isError`;
+        // `_meta` is never set here).
+        ([block], Some(_)) if text_is_structured && result.meta.is_none() => {
+            if let Some(t) = block.as_text() {
+                out.extend_from_slice(br#"{"content":"#);
+                let _ = serde_json::to_writer(&mut out, &result.content);
+                out.extend_from_slice(br#","structuredContent":"#);
+                out.extend_from_slice(t.text.as_bytes());
+                if let Some(is_error) = result.is_error {
+                    out.extend_from_slice(if is_error {
+                        br#","isError":true"#
+                    } else {
+                        br#","isError":false"#
+                    });
+                }
+                out.push(b'}');
+            } else {
+                let _ = serde_json::to_writer(&mut out, &result);
+            }
+        }
+        _ => {
+            let _ = serde_json::to_writer(&mut out, &result);
+        }
+    }
     out.push(b'}');
     out
 }
@@ -361,6 +391,17 @@ mod tests {
                 content: vec![Content::Text(r#"{"id":1,"name":"a \"b\""}"#.into())],
                 structured: Some(json!({"id": 1, "name": "a \"b\""})),
                 is_error: false,
+                text_is_structured: true,
+            },
+            ToolOutput {
+                content: vec![Content::Text(
+                    r#"{"n":1.5,"list":[1,"two",null],"nested":{"é":"\u0001\n"}}"#.into(),
+                )],
+                structured: Some(
+                    json!({"n": 1.5, "list": [1, "two", null], "nested": {"é": "\u{1}\n"}}),
+                ),
+                is_error: false,
+                text_is_structured: true,
             },
             ToolOutput::error("GET /projects failed: 404"),
             ToolOutput {
@@ -376,6 +417,7 @@ mod tests {
                 ],
                 structured: None,
                 is_error: false,
+                text_is_structured: false,
             },
         ];
         for id in [
@@ -390,7 +432,8 @@ mod tests {
                     id.clone(),
                 ))
                 .unwrap();
-                let got = answer_json(&id, wire_result(out));
+                let text_is_structured = out.text_is_structured;
+                let got = answer_json(&id, wire_result(out), text_is_structured);
                 assert_eq!(
                     String::from_utf8(got).unwrap(),
                     String::from_utf8(expected).unwrap()

@@ -13,7 +13,7 @@
 
 use serde::Serializer as _;
 use std::cell::Cell;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
@@ -141,6 +141,114 @@ where
         writer.write_char('}')?;
     }
     writer.write_str("}\n")
+}
+
+/// The text format's fields (events and spans): what `tracing-subscriber`'s `DefaultFields`
+/// writes without ANSI styling (`name=value` by `Debug`, the message first as it is with
+/// terminal escapes neutralised, `r#` dropped from raw names), without building a style
+/// object per field.
+#[derive(Debug, Default)]
+pub(super) struct TextFields;
+
+impl<'w> tracing_subscriber::fmt::FormatFields<'w> for TextFields {
+    fn format_fields<R: tracing_subscriber::field::RecordFields>(
+        &self,
+        writer: Writer<'w>,
+        fields: R,
+    ) -> fmt::Result {
+        let mut visitor = TextVisitor {
+            writer,
+            is_empty: true,
+            result: Ok(()),
+        };
+        fields.record(&mut visitor);
+        visitor.result
+    }
+}
+
+struct TextVisitor<'w> {
+    writer: Writer<'w>,
+    is_empty: bool,
+    result: fmt::Result,
+}
+
+impl Visit for TextVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.record_debug(field, &format_args!("{value}"));
+        } else {
+            self.record_debug(field, &value);
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        // Rare (an error recorded as `&dyn Error`, with its sources): the library's visitor.
+        if self.result.is_err() {
+            return;
+        }
+        let mut visitor = tracing_subscriber::fmt::format::DefaultVisitor::new(
+            self.writer.by_ref(),
+            self.is_empty,
+        );
+        visitor.record_error(field, value);
+        self.is_empty = false;
+        self.result = tracing_subscriber::field::VisitOutput::finish(visitor);
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if self.result.is_err() {
+            return;
+        }
+        let name = field.name();
+        // Log-crate metadata fields, which the library's visitor skips too.
+        if name.starts_with("log.") {
+            return;
+        }
+        if self.is_empty {
+            self.is_empty = false;
+        } else if let Err(e) = self.writer.write_char(' ') {
+            self.result = Err(e);
+            return;
+        }
+        self.result = match name {
+            "message" if self.writer.sanitizes_ansi_escapes() => {
+                write!(Escaping(&mut self.writer), "{value:?}")
+            }
+            "message" => write!(self.writer, "{value:?}"),
+            name => {
+                let name = name.strip_prefix("r#").unwrap_or(name);
+                write!(self.writer, "{name}={value:?}")
+            }
+        };
+    }
+}
+
+/// Writes terminal control characters as visible escapes, as the library does for messages.
+struct Escaping<'a, 'w>(&'a mut Writer<'w>);
+
+impl fmt::Write for Escaping<'_, '_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let mut plain = 0;
+        for (i, ch) in s.char_indices() {
+            let escaped = match ch {
+                '\x1b' => "\\x1b",
+                '\x07' => "\\x07",
+                '\x08' => "\\x08",
+                '\x0c' => "\\x0c",
+                '\x7f' => "\\x7f",
+                '\u{80}'..='\u{9f}' => "",
+                _ => continue,
+            };
+            self.0.write_str(&s[plain..i])?;
+            if escaped.is_empty() {
+                write!(self.0, "\\u{{{:x}}}", ch as u32)?;
+            } else {
+                self.0.write_str(escaped)?;
+            }
+            plain = i + ch.len_utf8();
+        }
+        self.0.write_str(&s[plain..])
+    }
 }
 
 /// An event's fields as JSON members, with `tracing-serde`'s rules: numbers and booleans as
@@ -341,6 +449,13 @@ mod tests {
             "escapes: \"q\" \\ \u{7f} \u{1b}[1m"
         );
         tracing::debug!(only = "fields");
+        let io = std::io::Error::other("disk \u{9b}full");
+        let err = std::fmt::Error;
+        tracing::warn!(
+            cause = &io as &(dyn std::error::Error + 'static),
+            plain = &err as &(dyn std::error::Error + 'static),
+            "C1 \u{9b}31m and \u{85} \u{7}bell \u{8}bs \u{c}ff"
+        );
         tracing::trace!(r#type = "raw name", "trace");
         let outer = tracing::info_span!("outer", request_id = "abc-123", n = 5u64);
         let _o = outer.enter();
@@ -387,7 +502,12 @@ mod tests {
             .with_ansi(false);
         let dispatch = match (json, ours) {
             (false, false) => tracing::Dispatch::new(builder.finish()),
-            (false, true) => tracing::Dispatch::new(builder.event_format(Line::Text).finish()),
+            (false, true) => tracing::Dispatch::new(
+                builder
+                    .fmt_fields(super::TextFields)
+                    .event_format(Line::Text)
+                    .finish(),
+            ),
             (true, false) => tracing::Dispatch::new(
                 builder
                     .json()
@@ -410,14 +530,14 @@ mod tests {
     #[test]
     fn text_lines_equal_the_library_format() {
         let (theirs, ours) = (run(false, false), run(false, true));
-        assert_eq!(ours.len(), 11);
+        assert_eq!(ours.len(), 12);
         assert_eq!(ours, theirs);
     }
 
     #[test]
     fn json_lines_equal_the_library_format() {
         let (theirs, ours) = (run(true, false), run(true, true));
-        assert_eq!(ours.len(), 11);
+        assert_eq!(ours.len(), 12);
         assert_eq!(ours, theirs);
     }
 

@@ -48,7 +48,10 @@ pub fn init(level: &str, format: LogFormat) -> LogGuard {
             .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
             .event_format(format::Line::Json)
             .try_init(),
-        LogFormat::Text | LogFormat::Console => builder.event_format(format::Line::Text).try_init(),
+        LogFormat::Text | LogFormat::Console => builder
+            .fmt_fields(format::TextFields)
+            .event_format(format::Line::Text)
+            .try_init(),
     };
     let _ = result; // already installed (tests)
     guard

@@ -760,7 +760,8 @@ async fn uf06_expired_upstream_certificate_fails_closed_with_a_clear_tool_error(
 }
 
 /// An HTTPS upstream that speaks only HTTP/2 (ALPN `h2`, as many API gateways offer): the
-/// upstream client negotiates it, as reqwest did, and two calls share one connection.
+/// upstream client negotiates it, as reqwest did, and two calls of one thread share one
+/// connection.
 #[tokio::test]
 async fn https_upstream_offering_http2_is_called_over_http2_on_one_connection() {
     use rustls::pki_types::pem::PemObject as _;
@@ -823,6 +824,9 @@ async fn https_upstream_offering_http2_is_called_over_http2_on_one_connection() 
                 ("API_BASE_URL", &base),
                 ("GITLAB_TOKEN", "glpat-h2"),
                 ("SSL_CERT_FILE", &cert_file),
+                // Upstream pools are per thread: one runtime thread, so both calls can
+                // share one connection.
+                ("TOKIO_WORKER_THREADS", "1"),
             ],
         );
         let args = json!({"action": "get", "project_id": "group/sub"});
