@@ -150,6 +150,6 @@ fn load(
         drop(sources);
         mcpgate::memory::release_free_memory();
     });
-    tracing::info!(tools = gateway.catalog.len(), upstream = %gateway.upstream.base_url(), transport = ?config.args.transport, "mcpgate ready");
+    tracing::info!(tools = gateway.catalog.len(), upstream = %mcpgate::upstream::without_user_info(gateway.upstream.base_url()), transport = ?config.args.transport, "mcpgate ready");
     Ok((gateway, oauth))
 }

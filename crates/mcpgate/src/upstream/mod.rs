@@ -74,8 +74,8 @@ struct RateLimits {
     max_wait: Duration,
 }
 
-/// Upstream settings.
-#[derive(Debug, Clone)]
+/// Upstream settings (`Debug` shows the base URL without its user info).
+#[derive(Clone)]
 pub struct UpstreamSettings {
     /// Base URL every plan path is appended to.
     pub base_url: Url,
@@ -93,6 +93,30 @@ pub struct UpstreamSettings {
     pub rate_overrides: Vec<(String, u32)>,
     /// Longest wait for a rate-limit slot.
     pub rate_max_wait: Duration,
+}
+
+impl std::fmt::Debug for UpstreamSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamSettings")
+            .field("base_url", &without_user_info(&self.base_url).as_str())
+            .field("auth", &self.auth)
+            .field("retry", &self.retry)
+            .field("timeout", &self.timeout)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("rate_per_minute", &self.rate_per_minute)
+            .field("rate_overrides", &self.rate_overrides)
+            .field("rate_max_wait", &self.rate_max_wait)
+            .finish()
+    }
+}
+
+/// `url` without its user name and password, for logs and `Debug` (a base URL's user info is
+/// a credential: it is sent as `Authorization: Basic`).
+pub fn without_user_info(url: &Url) -> Url {
+    let mut url = url.clone();
+    let _ = url.set_password(None);
+    let _ = url.set_username("");
+    url
 }
 
 /// The clients bound to one upstream.

@@ -842,6 +842,24 @@ async fn json_logs_have_request_ids_and_no_secrets() {
     }
 }
 
+/// A password in `API_BASE_URL` (sent upstream as Basic auth) never reaches the logs, not
+/// even the start-up line that names the upstream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn base_url_user_info_is_not_logged() {
+    let mock = project_mock().await;
+    let base = mock
+        .url("/api/v4")
+        .replacen("http://", "http://svc:canary-url-pw-314@", 1);
+    let mut gate = HttpGate::start(&base, &[("LOG_LEVEL", "debug")]);
+    let c = client();
+    gate.ready(&c).await;
+    gate.sigterm();
+    assert_eq!(blocking_exit(&mut gate, Duration::from_secs(10)), Some(0));
+    let log = gate.stderr();
+    assert!(log.contains("mcpgate ready"), "{log}");
+    assert!(!log.contains("canary-url-pw-314"), "{log}");
+}
+
 /// `../shared/tools/NAME`, or `None` (skip) unless MCPGATE_REQUIRE_INTEROP is set.
 pub fn shared_tool(name: &str) -> Option<std::path::PathBuf> {
     let tool = shared_dir().map(|d| d.join("tools").join(name));

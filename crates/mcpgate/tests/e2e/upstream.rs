@@ -316,6 +316,16 @@ async fn user_info_in_the_base_url_becomes_basic_auth() {
     let mock = MockUpstream::start(|_, _| status(200, "{}")).await;
     let base = format!("http://us%65r:p%40ss@{}/api", mock.addr);
     let up = Upstream::new(settings(&base)).unwrap();
+    // The user info is a credential: not in `Debug`, nor in the URL shown in logs.
+    for shown in [
+        format!("{up:?}"),
+        mcpgate::upstream::without_user_info(up.base_url()).to_string(),
+    ] {
+        assert!(
+            !shown.contains("p%40ss") && !shown.contains("us%65r"),
+            "{shown}"
+        );
+    }
     up.send(&get("/x"), &Credential::Static).await.unwrap();
     up.send(&get("/y"), &Credential::Bearer(Secret::new("bear")))
         .await
