@@ -121,7 +121,7 @@ pub fn without_user_info(url: &Url) -> Url {
 
 /// The clients bound to one upstream.
 ///
-/// Requests go through [`client::HttpClient`] (hyper-util's pooled client, one per OS
+/// Requests go through `client::HttpClient` (hyper-util's pooled client, one per OS
 /// thread). reqwest stays for what it does and that client does not: multipart bodies, and
 /// calls an environment proxy (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`) applies
 /// to.
