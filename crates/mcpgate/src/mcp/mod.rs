@@ -217,29 +217,29 @@ fn answer_json(
     // Neither can fail: plain data (no map with non-string keys) written to a Vec.
     let _ = serde_json::to_writer(&mut out, id);
     out.extend_from_slice(br#","result":"#);
-    match (result.content.as_slice(), &result.structured_content) {
-        // The one text block is the structured value's compact JSON: copied, not serialised
-        // again. The members in rmcp's order (`content`, `structuredContent`, `isError`;
-        // `_meta` is never set here).
-        ([block], Some(_)) if text_is_structured && result.meta.is_none() => {
-            if let Some(t) = block.as_text() {
-                out.extend_from_slice(br#"{"content":"#);
-                let _ = serde_json::to_writer(&mut out, &result.content);
-                out.extend_from_slice(br#","structuredContent":"#);
-                out.extend_from_slice(t.text.as_bytes());
-                if let Some(is_error) = result.is_error {
-                    out.extend_from_slice(if is_error {
-                        br#","isError":true"#
-                    } else {
-                        br#","isError":false"#
-                    });
-                }
-                out.push(b'}');
-            } else {
-                let _ = serde_json::to_writer(&mut out, &result);
+    // The one text block is the structured value's compact JSON: copied, not serialised
+    // again.
+    let structured_text = match (result.content.as_slice(), &result.structured_content) {
+        ([block], Some(_)) if text_is_structured && result.meta.is_none() => block.as_text(),
+        _ => None,
+    };
+    match structured_text {
+        Some(t) => {
+            // rmcp's member order: `content`, `structuredContent`, `isError` (`_meta` unset).
+            out.extend_from_slice(br#"{"content":"#);
+            let _ = serde_json::to_writer(&mut out, &result.content);
+            out.extend_from_slice(br#","structuredContent":"#);
+            out.extend_from_slice(t.text.as_bytes());
+            if let Some(is_error) = result.is_error {
+                out.extend_from_slice(if is_error {
+                    br#","isError":true"#
+                } else {
+                    br#","isError":false"#
+                });
             }
+            out.push(b'}');
         }
-        _ => {
+        None => {
             let _ = serde_json::to_writer(&mut out, &result);
         }
     }
