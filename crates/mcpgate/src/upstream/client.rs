@@ -234,9 +234,7 @@ fn location(res: &Response<Incoming>, current: &Url) -> Option<Url> {
 /// fragment. It may hold a query credential, so it is marked sensitive; it only ever goes to
 /// the origin that URL belongs to.
 fn referer(previous: &Url) -> Option<HeaderValue> {
-    let mut url = previous.clone();
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
+    let mut url = super::without_user_info(previous);
     url.set_fragment(None);
     let mut value = HeaderValue::from_str(url.as_str()).ok()?;
     value.set_sensitive(true);
