@@ -17,6 +17,9 @@
 //! also measures a do-nothing pass-through proxy (axum + reqwest, this binary run with
 //! `--proxy`, its own process) in front of the same mock: the cost of one extra hop, the
 //! floor under mcpgate's figures on the machine at hand.
+//!
+//! `http_bench --mock` runs only the mock upstream (it prints its address), for experiments
+//! by hand with `wrk` and `perf`.
 #![allow(
     clippy::print_stdout,
     clippy::unwrap_used,
@@ -315,6 +318,13 @@ async fn async_main(args: Vec<String>) {
     {
         proxy_main(upstream.clone()).await;
         return;
+    }
+    if let [_, flag] = args.as_slice()
+        && flag == "--mock"
+    {
+        // The mock alone, for experiments by hand: prints its address, serves until killed.
+        println!("{}", mock_upstream().await);
+        std::future::pending::<()>().await;
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let bin = std::env::var("MCPGATE_BIN")

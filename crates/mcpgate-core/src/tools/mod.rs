@@ -26,7 +26,9 @@ pub use composite::{
 pub use generate::{CatalogOptions, catalog_from_profile, catalog_from_spec};
 pub use group::{GroupBy, GroupOptions, OperationFilter, group_profile, is_read_only};
 pub use names::sanitize_tool_name;
-pub use response::{Content, ReplySettings, ToolOutput, UpstreamReply, json_output, shape_reply};
+pub use response::{
+    Content, ReplySettings, Structured, ToolOutput, UpstreamReply, json_output, shape_reply,
+};
 pub use safe::{SchemaMode, client_safety_problems, make_client_safe};
 
 use crate::spec::{Operation, ParameterStyle};

@@ -69,11 +69,20 @@ pub struct ToolOutput {
     pub is_error: bool,
     /// Content blocks.
     pub content: Vec<Content>,
-    /// Structured copy of a JSON reply (always an object: non-objects are wrapped as `{"result": …}`).
-    pub structured: Option<Value>,
-    /// The one content block is the compact JSON text of `structured` (`Value::to_string`), so
-    /// a transport may copy it as the structured content instead of serialising it again.
-    pub text_is_structured: bool,
+    /// Structured copy of a JSON reply (always an object: non-objects are wrapped as
+    /// `{"result": …}`).
+    pub structured: Option<Structured>,
+}
+
+/// Where a tool output's structured content is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Structured {
+    /// This value.
+    Value(Value),
+    /// The output's one content block is the compact JSON text of an object, and that object
+    /// is the structured content: a transport copies the text instead of serialising a value
+    /// again, and parses it only when it needs the value ([`ToolOutput::structured_value`]).
+    InText,
 }
 
 impl ToolOutput {
@@ -83,20 +92,44 @@ impl ToolOutput {
             is_error: true,
             content: vec![Content::Text(text.into())],
             structured: None,
-            text_is_structured: false,
+        }
+    }
+
+    /// The structured content as a value (parsed from the text block for
+    /// [`Structured::InText`]).
+    pub fn structured_value(&self) -> Option<Value> {
+        self.structured
+            .clone()
+            .and_then(|s| s.into_value(&self.content))
+    }
+}
+
+impl Structured {
+    /// The value, given the output's content (parsed from its one text block for
+    /// [`Structured::InText`]; `None` if that text is not a JSON object after all).
+    pub fn into_value(self, content: &[Content]) -> Option<Value> {
+        match self {
+            Self::Value(v) => Some(v),
+            Self::InText => match content {
+                [Content::Text(text)] => serde_json::from_str::<Value>(text)
+                    .ok()
+                    .filter(Value::is_object),
+                _ => None,
+            },
         }
     }
 }
 
 /// Turns a reply into what the model sees. `what` names the request (`GET /projects/{id}`)
-/// for error messages; it must not contain secrets (no query string).
+/// for error messages (formatted only for one); it must not contain secrets (no query
+/// string).
 ///
 /// `paging` names the operation's pagination arguments, for the note on a cut list.
 pub fn shape_reply(
     reply: &UpstreamReply,
     response_fields: Option<&[String]>,
     paging: &[String],
-    what: &str,
+    what: impl std::fmt::Display,
     settings: &ReplySettings,
 ) -> ToolOutput {
     let ct = reply
@@ -106,7 +139,7 @@ pub fn shape_reply(
         .to_ascii_lowercase();
     let mime = ct.split(';').next().unwrap_or("").trim().to_owned();
     if !(200..300).contains(&reply.status) {
-        return error_reply(reply, what, settings);
+        return error_reply(reply, &what, settings);
     }
     if reply.body.is_empty() {
         return ToolOutput {
@@ -116,13 +149,22 @@ pub fn shape_reply(
                 reply.status
             ))],
             structured: None,
-            text_is_structured: false,
         };
     }
     let is_json = mime.is_empty() && looks_like_json(&reply.body)
         || mime.ends_with("json")
         || mime.ends_with("+json");
     if is_json && !reply.body_truncated {
+        // The common reply, an object already in compact JSON, is its own text: no tree.
+        if response_fields.is_none() && reply.body.len() <= settings.max_text_bytes {
+            if let Some(text) = compact_json_object(&reply.body) {
+                return ToolOutput {
+                    is_error: false,
+                    content: vec![Content::Text(text)],
+                    structured: Some(Structured::InText),
+                };
+            }
+        }
         if let Ok(mut value) = serde_json::from_slice::<Value>(&reply.body) {
             if let Some(fields) = response_fields {
                 value = select_fields(value, fields);
@@ -161,7 +203,6 @@ pub fn shape_reply(
             is_error: false,
             content: vec![block],
             structured: None,
-            text_is_structured: false,
         };
     }
     let text = String::from_utf8_lossy(&reply.body);
@@ -177,8 +218,39 @@ pub fn shape_reply(
         is_error: false,
         content: vec![Content::Text(out)],
         structured: None,
-        text_is_structured: false,
     }
+}
+
+/// `body` as text when it is one JSON object written compactly: valid JSON, no whitespace
+/// outside strings, valid UTF-8. Conservative: a body with a `\u` escape (which may be a lone
+/// surrogate, text a later parse into a value refuses) goes the way of the value tree.
+fn compact_json_object(body: &[u8]) -> Option<String> {
+    if body.first() != Some(&b'{') {
+        return None;
+    }
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in body {
+        if in_string {
+            if escaped {
+                if b == b'u' {
+                    return None;
+                }
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if b == b'"' {
+            in_string = true;
+        } else if b.is_ascii_whitespace() {
+            return None;
+        }
+    }
+    // Grammar (strings' control characters included), nesting depth and trailing bytes.
+    serde_json::from_slice::<serde::de::IgnoredAny>(body).ok()?;
+    String::from_utf8(body.to_vec()).ok()
 }
 
 fn looks_like_json(body: &[u8]) -> bool {
@@ -209,20 +281,19 @@ pub fn json_output(value: Value, paging: &[String], settings: &ReplySettings) ->
     if let Value::Array(items) = value {
         return list_output(items, paging, settings);
     }
-    let text = value.to_string();
+    let text = compact(&value);
     if text.len() <= settings.max_text_bytes {
-        let (structured, text_is_structured) = match value {
-            Value::Object(_) => (value, true),
-            other => (
-                Value::Object(Map::from_iter([("result".to_owned(), other)])),
-                false,
-            ),
+        let structured = match value {
+            Value::Object(_) => Structured::InText,
+            other => Structured::Value(Value::Object(Map::from_iter([(
+                "result".to_owned(),
+                other,
+            )]))),
         };
         return ToolOutput {
             is_error: false,
             content: vec![Content::Text(text)],
             structured: Some(structured),
-            text_is_structured,
         };
     }
     let (cut, _) = cut_text(&text, settings.max_text_bytes);
@@ -235,33 +306,44 @@ pub fn json_output(value: Value, paging: &[String], settings: &ReplySettings) ->
     ToolOutput {
         is_error: false,
         content: vec![Content::Text(text)],
-        structured: Some(serde_json::json!({ "truncated": true })),
-        text_is_structured: false,
+        structured: Some(Structured::Value(serde_json::json!({ "truncated": true }))),
     }
 }
 
 fn list_output(items: Vec<Value>, paging: &[String], settings: &ReplySettings) -> ToolOutput {
     let total = items.len();
     let mut kept = Vec::new();
-    let mut size = 2;
+    // The text is written as items are kept: each is serialised once.
+    let mut text = Vec::with_capacity(256);
+    text.push(b'[');
     let mut by_bytes = false;
     for item in items.into_iter().take(settings.max_list_items) {
-        let len = item.to_string().len() + 1;
-        if size + len > settings.max_text_bytes {
+        let before = text.len();
+        if !kept.is_empty() {
+            text.push(b',');
+        }
+        // Neither can fail: a value written to a Vec.
+        let _ = serde_json::to_writer(&mut text, &item);
+        if text.len() + 1 > settings.max_text_bytes {
+            text.truncate(before);
             by_bytes = true;
             break;
         }
-        size += len;
         kept.push(item);
     }
+    text.push(b']');
+    // Serialised values are UTF-8.
+    let kept_text = String::from_utf8(text).unwrap_or_default();
     let shown = kept.len();
     let kept = Value::Array(kept);
     if shown == total {
         return ToolOutput {
             is_error: false,
-            content: vec![Content::Text(kept.to_string())],
-            structured: Some(Value::Object(Map::from_iter([("result".to_owned(), kept)]))),
-            text_is_structured: false,
+            content: vec![Content::Text(kept_text)],
+            structured: Some(Structured::Value(Value::Object(Map::from_iter([(
+                "result".to_owned(),
+                kept,
+            )])))),
         };
     }
     let why = if by_bytes {
@@ -282,7 +364,7 @@ fn list_output(items: Vec<Value>, paging: &[String], settings: &ReplySettings) -
         )
     };
     let note = format!("[list truncated: showing {shown} of {total} items {why}; {how}]");
-    let text = format!("{kept}\n\n{note}");
+    let text = format!("{kept_text}\n\n{note}");
     let structured = Value::Object(Map::from_iter([
         ("result".to_owned(), kept),
         ("truncated".to_owned(), Value::Bool(true)),
@@ -291,12 +373,15 @@ fn list_output(items: Vec<Value>, paging: &[String], settings: &ReplySettings) -
     ToolOutput {
         is_error: false,
         content: vec![Content::Text(text)],
-        structured: Some(structured),
-        text_is_structured: false,
+        structured: Some(Structured::Value(structured)),
     }
 }
 
-fn error_reply(reply: &UpstreamReply, what: &str, settings: &ReplySettings) -> ToolOutput {
+fn error_reply(
+    reply: &UpstreamReply,
+    what: &dyn std::fmt::Display,
+    settings: &ReplySettings,
+) -> ToolOutput {
     let reason = http::StatusCode::from_u16(reply.status)
         .ok()
         .and_then(|s| s.canonical_reason())
@@ -328,6 +413,13 @@ fn error_reply(reply: &UpstreamReply, what: &str, settings: &ReplySettings) -> T
 }
 
 /// Cuts `text` to at most `max` bytes on a char boundary; says whether it cut.
+/// The compact JSON text of a value (`serde_json::to_string`: `Value`'s `Display` goes
+/// through the formatter and costs about twice as much).
+fn compact(value: &Value) -> String {
+    // Cannot fail: a value's map keys are strings.
+    serde_json::to_string(value).unwrap_or_default()
+}
+
 fn cut_text(text: &str, max: usize) -> (&str, bool) {
     if text.len() <= max {
         return (text, false);
@@ -394,34 +486,101 @@ mod tests {
         }
     }
 
-    /// `text_is_structured` is set exactly when the text is the structured value's compact
-    /// JSON: an object that fits; never for wrapped scalars, lists or truncated objects.
+    /// The structured content is the text (`InText`) exactly when the text is an object's
+    /// compact JSON: an object that fits; never for wrapped scalars, lists or truncated objects.
     #[test]
-    fn text_is_structured_only_when_the_text_is_the_structured_json() {
+    fn structured_in_text_only_when_the_text_is_the_object_json() {
         let settings = ReplySettings::default();
-        let object = json_output(
-            serde_json::json!({"id": 1, "name": "a \"b\"", "n": 1.5, "e": {}}),
-            &[],
-            &settings,
-        );
-        assert!(object.text_is_structured);
+        let value = json!({"id": 1, "name": "a \"b\"", "n": 1.5, "e": {}});
+        let object = json_output(value.clone(), &[], &settings);
+        assert_eq!(object.structured, Some(Structured::InText));
         let [Content::Text(text)] = object.content.as_slice() else {
             panic!("{object:?}")
         };
-        assert_eq!(Some(text.clone()), object.structured.map(|v| v.to_string()));
-        for value in [
-            serde_json::json!([1, 2]),
-            serde_json::json!("text"),
-            serde_json::json!(3),
-        ] {
-            assert!(!json_output(value, &[], &settings).text_is_structured);
+        assert_eq!(text, &value.to_string());
+        assert_eq!(object.structured_value(), Some(value));
+        for value in [json!([1, 2]), json!("text"), json!(3)] {
+            let out = json_output(value, &[], &settings);
+            assert!(
+                matches!(out.structured, Some(Structured::Value(_))),
+                "{out:?}"
+            );
         }
         let small = ReplySettings {
             max_text_bytes: 8,
             ..ReplySettings::default()
         };
-        let cut = json_output(serde_json::json!({"long": "x".repeat(64)}), &[], &small);
-        assert!(!cut.text_is_structured);
+        let cut = json_output(json!({"long": "x".repeat(64)}), &[], &small);
+        assert_eq!(cut.structured_value(), Some(json!({"truncated": true})));
+    }
+
+    /// A compact object reply is passed through as its own text, byte for byte; anything
+    /// else (whitespace, a `\u` escape, invalid JSON, field selection) goes through the value
+    /// tree, and what reaches the model means the same either way.
+    #[test]
+    fn compact_object_replies_are_their_own_text() {
+        let settings = ReplySettings::default();
+        let shape = |body: &str, fields: Option<&[String]>| {
+            shape_reply(
+                &reply(200, "application/json", body),
+                fields,
+                &[],
+                "GET /p",
+                &settings,
+            )
+        };
+        let text_of = |out: &ToolOutput| match out.content.as_slice() {
+            [Content::Text(t)] => t.clone(),
+            other => panic!("{other:?}"),
+        };
+        // Passed through: numbers, escapes and key order as the upstream wrote them.
+        for body in [
+            r#"{"id":1,"name":"a b\n\"c\"","big":12345678901234567890123,"e":1E5,"l":[1,{"x":null}]}"#,
+            r#"{}"#,
+            r#"{"k":"\t\/é"}"#,
+        ] {
+            let out = shape(body, None);
+            assert_eq!(out.structured, Some(Structured::InText), "{body}");
+            assert_eq!(text_of(&out), body);
+            assert!(out.structured_value().is_some(), "{body}");
+        }
+        // Through the tree: the same meaning, compact text.
+        for (body, compact) in [
+            (r#"{ "id": 1 }"#, r#"{"id":1}"#),
+            ("{\"id\":\n1}", r#"{"id":1}"#),
+            (r#"{"k":"\u00e9"}"#, r#"{"k":"é"}"#),
+        ] {
+            let out = shape(body, None);
+            assert_eq!(text_of(&out), compact, "{body}");
+            assert_eq!(out.structured, Some(Structured::InText), "{body}");
+        }
+        // A lone surrogate is not JSON a value can hold: plain text, no structured content.
+        let out = shape(r#"{"k":"\ud800"}"#, None);
+        assert_eq!(out.structured, None);
+        // Not JSON after all: text.
+        for body in [r#"{"id":1"#, r#"{"id":1}x"#, "{\"a\":\"\u{1}\"}"] {
+            let out = shape(body, None);
+            assert_eq!(out.structured, None, "{body}");
+            assert_eq!(text_of(&out), body);
+        }
+        // Field selection needs the tree.
+        let fields = vec!["id".to_owned()];
+        let out = shape(r#"{"id":1,"name":"x"}"#, Some(&fields));
+        assert_eq!(text_of(&out), r#"{"id":1}"#);
+        // Too large for the text limit: cut as before.
+        let small = ReplySettings {
+            max_text_bytes: 16,
+            ..ReplySettings::default()
+        };
+        let body = format!(r#"{{"long":"{}"}}"#, "x".repeat(64));
+        let out = shape_reply(
+            &reply(200, "application/json", &body),
+            None,
+            &[],
+            "GET /p",
+            &small,
+        );
+        assert_eq!(out.structured_value(), Some(json!({"truncated": true})));
     }
 
     #[test]
@@ -438,7 +597,7 @@ mod tests {
             out.content,
             vec![Content::Text(r#"{"id":1,"name":"x"}"#.into())]
         );
-        assert_eq!(out.structured, Some(json!({"id": 1, "name": "x"})));
+        assert_eq!(out.structured_value(), Some(json!({"id": 1, "name": "x"})));
     }
 
     #[test]
@@ -453,7 +612,7 @@ mod tests {
             &ReplySettings::default(),
         );
         assert_eq!(
-            out.structured,
+            out.structured_value(),
             Some(json!({"result": [{"id":1,"x":{"y":1}},{"id":2}]}))
         );
     }
@@ -481,8 +640,9 @@ mod tests {
         assert!(text.contains("of 1000 items"), "{text}");
         assert!(text.len() < 1300);
         assert_eq!(
-            out.structured.as_ref().and_then(|s| s.get("total_items")),
-            Some(&json!(1000))
+            out.structured_value()
+                .and_then(|s| s.get("total_items").cloned()),
+            Some(json!(1000))
         );
     }
 

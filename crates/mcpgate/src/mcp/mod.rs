@@ -7,9 +7,9 @@
 mod composite;
 
 use crate::telemetry::{metrics, trace};
-use crate::upstream::{Credential, Upstream, UpstreamError};
+use crate::upstream::{Credential, Upstream};
 use mcpgate_core::tools::{
-    self, Content, PlanSettings, ReplySettings, ToolCatalog, ToolDefinition, ToolOutput,
+    self, Content, PlanSettings, ReplySettings, Structured, ToolCatalog, ToolDefinition, ToolOutput,
 };
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
@@ -91,11 +91,7 @@ impl Gateway {
                 return ToolOutput::error(e.to_string());
             }
         };
-        let what = format!(
-            "{} {}",
-            plan.method,
-            describe_path(tool, plan.action.as_deref())
-        );
+        let path = describe_path(tool, plan.action.as_deref());
         let result = self.upstream.send(&plan, credential).await;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         match result {
@@ -108,7 +104,7 @@ impl Gateway {
                     &reply,
                     plan.response_fields.as_deref(),
                     &plan.paging,
-                    &what,
+                    format_args!("{} {path}", plan.method),
                     &self.reply_settings,
                 );
                 let outcome = if out.is_error { "upstream_error" } else { "ok" };
@@ -118,7 +114,7 @@ impl Gateway {
             Err(e) => {
                 tracing::warn!(tool = %tool.name, action = plan.action.as_deref().unwrap_or(""), operation = %plan.operation_id, latency_ms, error = %e, "tool call failed");
                 metrics::tool_call(&tool.name, "failed", started.elapsed());
-                ToolOutput::error(upstream_error_text(&what, &e))
+                ToolOutput::error(format!("{} {path} failed: {e}", plan.method))
             }
         }
     }
@@ -191,21 +187,32 @@ impl Gateway {
             .run(tool, &args, &Credential::Static, Some(parts))
             .await;
         drop(args);
-        let text_is_structured = out.text_is_structured;
-        Some(answer_json(&req.id, wire_result(out), text_is_structured))
+        Some(answer_json(&req.id, out))
     }
 }
 
-/// The JSON-RPC answer carrying `result`, serialised the way rmcp serialises a
-/// `ServerJsonRpcMessage::response` for the protocol versions of the fast path: the
-/// envelope's members in rmcp's order (`jsonrpc`, `id`, `result`) and no `resultType`
-/// (it belongs to later versions). Written in one pass into one buffer.
-fn answer_json(
-    id: &rmcp::model::RequestId,
-    mut result: CallToolResult,
-    text_is_structured: bool,
-) -> Vec<u8> {
+/// The JSON-RPC answer carrying `out`, serialised the way rmcp serialises a
+/// `ServerJsonRpcMessage::response` of its `CallToolResult` for the protocol versions of the
+/// fast path: the envelope's members in rmcp's order (`jsonrpc`, `id`, `result`) and no
+/// `resultType` (it belongs to later versions). Written in one pass into one buffer; structured
+/// content that is the text block's JSON ([`Structured::InText`]) is copied, not parsed.
+fn answer_json(id: &rmcp::model::RequestId, out: ToolOutput) -> Vec<u8> {
+    let ToolOutput {
+        is_error,
+        content,
+        structured,
+    } = out;
+    let copy_text = matches!(
+        (&structured, content.as_slice()),
+        (Some(Structured::InText), [Content::Text(_)])
+    );
+    let value = match structured {
+        Some(s) if !copy_text => s.into_value(&content),
+        _ => None,
+    };
+    let mut result = wire_content(is_error, content);
     result.result_type = None;
+    result.structured_content = value;
     // The text and the structured content are each about the size of the reply.
     let text: usize = result
         .content
@@ -217,19 +224,13 @@ fn answer_json(
     // Neither can fail: plain data (no map with non-string keys) written to a Vec.
     let _ = serde_json::to_writer(&mut out, id);
     out.extend_from_slice(br#","result":"#);
-    // The one text block is the structured value's compact JSON: copied, not serialised
-    // again.
-    let structured_text = match (result.content.as_slice(), &result.structured_content) {
-        ([block], Some(_)) if text_is_structured && result.meta.is_none() => block.as_text(),
-        _ => None,
-    };
-    match structured_text {
-        Some(t) => {
+    match result.content.as_slice() {
+        [block] if copy_text => {
             // rmcp's member order: `content`, `structuredContent`, `isError` (`_meta` unset).
             out.extend_from_slice(br#"{"content":"#);
             let _ = serde_json::to_writer(&mut out, &result.content);
             out.extend_from_slice(br#","structuredContent":"#);
-            out.extend_from_slice(t.text.as_bytes());
+            out.extend_from_slice(block.as_text().map_or("{}", |t| t.text.as_str()).as_bytes());
             if let Some(is_error) = result.is_error {
                 out.extend_from_slice(if is_error {
                     br#","isError":true"#
@@ -239,7 +240,7 @@ fn answer_json(
             }
             out.push(b'}');
         }
-        None => {
+        _ => {
             let _ = serde_json::to_writer(&mut out, &result);
         }
     }
@@ -250,10 +251,6 @@ fn answer_json(
 fn describe_path<'a>(tool: &'a ToolDefinition, action: Option<&str>) -> &'a str {
     tool.action(action)
         .map_or("", |a| a.operation.path.as_str())
-}
-
-fn upstream_error_text(what: &str, e: &UpstreamError) -> String {
-    format!("{what} failed: {e}")
 }
 
 /// Converts a core tool definition to rmcp's wire type.
@@ -282,8 +279,20 @@ pub fn wire_tool(t: &ToolDefinition) -> Tool {
 
 /// Converts a core tool output to rmcp's wire type.
 fn wire_result(out: ToolOutput) -> CallToolResult {
-    let content = out
-        .content
+    let ToolOutput {
+        is_error,
+        content,
+        structured,
+    } = out;
+    let structured = structured.and_then(|s| s.into_value(&content));
+    let mut result = wire_content(is_error, content);
+    result.structured_content = structured;
+    result
+}
+
+/// rmcp's result for these content blocks, without structured content.
+fn wire_content(is_error: bool, content: Vec<Content>) -> CallToolResult {
+    let content = content
         .into_iter()
         .map(|c| match c {
             Content::Text(t) => ContentBlock::text(t),
@@ -298,13 +307,11 @@ fn wire_result(out: ToolOutput) -> CallToolResult {
             }
         })
         .collect();
-    let mut result = if out.is_error {
+    if is_error {
         CallToolResult::error(content)
     } else {
         CallToolResult::success(content)
-    };
-    result.structured_content = out.structured;
-    result
+    }
 }
 
 /// The per-connection MCP handler (cheap to clone).
@@ -389,19 +396,20 @@ mod tests {
         let outputs = [
             ToolOutput {
                 content: vec![Content::Text(r#"{"id":1,"name":"a \"b\""}"#.into())],
-                structured: Some(json!({"id": 1, "name": "a \"b\""})),
+                structured: Some(Structured::InText),
                 is_error: false,
-                text_is_structured: true,
             },
             ToolOutput {
                 content: vec![Content::Text(
                     r#"{"n":1.5,"list":[1,"two",null],"nested":{"é":"\u0001\n"}}"#.into(),
                 )],
-                structured: Some(
-                    json!({"n": 1.5, "list": [1, "two", null], "nested": {"é": "\u{1}\n"}}),
-                ),
+                structured: Some(Structured::InText),
                 is_error: false,
-                text_is_structured: true,
+            },
+            ToolOutput {
+                content: vec![Content::Text("[1,2]".into())],
+                structured: Some(Structured::Value(json!({"result": [1, 2]}))),
+                is_error: false,
             },
             ToolOutput::error("GET /projects failed: 404"),
             ToolOutput {
@@ -417,7 +425,6 @@ mod tests {
                 ],
                 structured: None,
                 is_error: false,
-                text_is_structured: false,
             },
         ];
         for id in [
@@ -425,20 +432,43 @@ mod tests {
             NumberOrString::String("x\"1".into()),
         ] {
             for out in outputs.clone() {
-                let mut expected = wire_result(out.clone());
-                expected.result_type = None;
-                let expected = serde_json::to_vec(&ServerJsonRpcMessage::response(
-                    ServerResult::CallToolResult(expected),
-                    id.clone(),
-                ))
-                .unwrap();
-                let text_is_structured = out.text_is_structured;
-                let got = answer_json(&id, wire_result(out), text_is_structured);
+                let expected = rmcp_answer(&id, out.clone());
+                let got = answer_json(&id, out);
                 assert_eq!(
                     String::from_utf8(got).unwrap(),
                     String::from_utf8(expected).unwrap()
                 );
             }
         }
+    }
+
+    /// rmcp's serialisation of the answer carrying `out` (without `resultType`).
+    fn rmcp_answer(id: &NumberOrString, out: ToolOutput) -> Vec<u8> {
+        let mut result = wire_result(out);
+        result.result_type = None;
+        serde_json::to_vec(&ServerJsonRpcMessage::response(
+            ServerResult::CallToolResult(result),
+            id.clone(),
+        ))
+        .unwrap()
+    }
+
+    /// A reply passed through as the upstream wrote it (numbers, escapes) is copied as the
+    /// structured content: not rmcp's bytes, but the same JSON.
+    #[test]
+    fn answer_json_copies_upstream_text_with_the_same_meaning() {
+        let text = r#"{"e":1E5,"s":"a\/b","big":123456789012345678901234}"#;
+        let out = ToolOutput {
+            content: vec![Content::Text(text.into())],
+            structured: Some(Structured::InText),
+            is_error: false,
+        };
+        let id = NumberOrString::Number(1);
+        let got: serde_json::Value =
+            serde_json::from_slice(&answer_json(&id, out.clone())).unwrap();
+        let expected: serde_json::Value = serde_json::from_slice(&rmcp_answer(&id, out)).unwrap();
+        assert_eq!(got, expected);
+        assert_eq!(got["result"]["content"][0]["text"], text);
+        assert_eq!(got["result"]["structuredContent"]["e"], json!(100000.0));
     }
 }

@@ -358,7 +358,7 @@ fn all_text(out: &ToolOutput) -> String {
         }
         s.push('\n');
     }
-    if let Some(v) = &out.structured {
+    if let Some(v) = out.structured_value() {
         s.push_str(&v.to_string());
     }
     s

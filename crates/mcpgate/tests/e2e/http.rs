@@ -16,6 +16,8 @@ pub struct HttpGate {
     pub child: Child,
     pub addr: SocketAddr,
     log: Arc<Mutex<Vec<String>>>,
+    /// Set when the child's stderr reached its end (the process and its children closed it).
+    log_closed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl HttpGate {
@@ -67,6 +69,8 @@ impl HttpGate {
         let log: Arc<Mutex<Vec<String>>> = Arc::default();
         let (tx, rx) = mpsc::channel();
         let sink = log.clone();
+        let log_closed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let closed = log_closed.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
@@ -75,6 +79,7 @@ impl HttpGate {
                 }
                 sink.lock().unwrap().push(line);
             }
+            closed.store(true, std::sync::atomic::Ordering::Release);
         });
         let Ok(addr) = rx.recv_timeout(Duration::from_secs(30)) else {
             let _ = child.kill();
@@ -83,7 +88,12 @@ impl HttpGate {
                 log.lock().unwrap().join("\n")
             );
         };
-        Self { child, addr, log }
+        Self {
+            child,
+            addr,
+            log,
+            log_closed,
+        }
     }
 
     /// Like [`start`](Self::start) with another spec path.
@@ -99,6 +109,16 @@ impl HttpGate {
         self.log.lock().unwrap().join("\n")
     }
 
+    /// Once the process has exited: waits (at most 10 s) until its last stderr line has been
+    /// read, so [`stderr`](Self::stderr) holds the whole log.
+    pub fn wait_log_closed(&self) {
+        let until = Instant::now() + Duration::from_secs(10);
+        while !self.log_closed.load(std::sync::atomic::Ordering::Acquire) && Instant::now() < until
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     pub fn sigterm(&self) {
         let ok = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
@@ -108,11 +128,13 @@ impl HttpGate {
         assert!(ok, "kill -TERM failed");
     }
 
-    /// Waits for exit (up to `limit`) and returns the exit code.
+    /// Waits for exit (up to `limit`) and returns the exit code; the whole log is then in
+    /// [`stderr`](Self::stderr).
     pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
         let until = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
+                self.wait_log_closed();
                 return status.code();
             }
             assert!(

@@ -1128,6 +1128,8 @@ pub(crate) async fn blocking_wait(gate: &mut HttpGate) -> Option<i32> {
     let until = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         if let Some(status) = gate.child.try_wait().unwrap() {
+            // The exit can be seen before the reader thread has the last lines (the error).
+            gate.wait_log_closed();
             return status.code();
         }
         assert!(
