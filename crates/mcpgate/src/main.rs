@@ -149,6 +149,7 @@ fn load(
     std::thread::spawn(move || {
         drop(sources);
         mcpgate::memory::release_free_memory();
+        mcpgate::memory::serving();
     });
     tracing::info!(tools = gateway.catalog.len(), upstream = %mcpgate::upstream::without_user_info(gateway.upstream.base_url()), transport = ?config.args.transport, "mcpgate ready");
     Ok((gateway, oauth))
