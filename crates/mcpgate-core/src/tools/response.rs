@@ -222,14 +222,17 @@ pub fn shape_reply(
 }
 
 /// `body` as text when it is one JSON object written compactly: valid JSON, no whitespace
-/// outside strings, valid UTF-8. Conservative: a body with a `\u` escape (which may be a lone
-/// surrogate, text a later parse into a value refuses) goes the way of the value tree.
+/// outside strings, valid UTF-8. Conservative, so that the text always parses into a value
+/// (as rmcp's path and clients that check `structuredContent` do): a body with a `\u` escape
+/// (it may be a lone surrogate) or a number with an exponent (it may be out of range, such as
+/// `1e400`) goes the way of the value tree.
 fn compact_json_object(body: &[u8]) -> Option<String> {
     if body.first() != Some(&b'{') {
         return None;
     }
     let mut in_string = false;
     let mut escaped = false;
+    let mut previous = b'{';
     for &b in body {
         if in_string {
             if escaped {
@@ -244,9 +247,12 @@ fn compact_json_object(body: &[u8]) -> Option<String> {
             }
         } else if b == b'"' {
             in_string = true;
-        } else if b.is_ascii_whitespace() {
+        } else if b.is_ascii_whitespace()
+            || (matches!(b, b'e' | b'E') && (previous.is_ascii_digit() || previous == b'.'))
+        {
             return None;
         }
+        previous = b;
     }
     // Grammar (strings' control characters included), nesting depth and trailing bytes.
     serde_json::from_slice::<serde::de::IgnoredAny>(body).ok()?;
@@ -535,7 +541,7 @@ mod tests {
         };
         // Passed through: numbers, escapes and key order as the upstream wrote them.
         for body in [
-            r#"{"id":1,"name":"a b\n\"c\"","big":12345678901234567890123,"e":1E5,"l":[1,{"x":null}]}"#,
+            r#"{"id":1,"name":"a b\n\"c\"","big":12345678901234567890123,"l":[1,{"x":null}],"t":true,"f":false}"#,
             r#"{}"#,
             r#"{"k":"\t\/é"}"#,
         ] {
@@ -549,14 +555,18 @@ mod tests {
             (r#"{ "id": 1 }"#, r#"{"id":1}"#),
             ("{\"id\":\n1}", r#"{"id":1}"#),
             (r#"{"k":"\u00e9"}"#, r#"{"k":"é"}"#),
+            (r#"{"e":1E5,"f":2.5e-1}"#, r#"{"e":100000.0,"f":0.25}"#),
         ] {
             let out = shape(body, None);
             assert_eq!(text_of(&out), compact, "{body}");
             assert_eq!(out.structured, Some(Structured::InText), "{body}");
         }
-        // A lone surrogate is not JSON a value can hold: plain text, no structured content.
-        let out = shape(r#"{"k":"\ud800"}"#, None);
-        assert_eq!(out.structured, None);
+        // A lone surrogate or a number out of range is not JSON a value can hold: plain text,
+        // no structured content.
+        for body in [r#"{"k":"\ud800"}"#, r#"{"n":1e400}"#] {
+            let out = shape(body, None);
+            assert_eq!(out.structured, None, "{body}");
+        }
         // Not JSON after all: text.
         for body in [r#"{"id":1"#, r#"{"id":1}x"#, "{\"a\":\"\u{1}\"}"] {
             let out = shape(body, None);
