@@ -216,9 +216,10 @@ pub fn mcp_http(data: &[u8]) {
 /// The reply redactor (`upstream::redact_sent`): credentials of any bytes, one of them a
 /// realistic token, inserted anywhere in an arbitrary body, never survive in the output.
 ///
-/// Layout: byte 0 picks how many input-made credentials (0–2); each is a length byte (4–35)
-/// and its bytes; then a 2-byte insertion offset per credential (the canary included); the
-/// rest is the body.
+/// Layout: byte 0 picks how many input-made credentials (0–2) and, with its high bit,
+/// whether the body was cut at the read cap; each credential is a length byte (4–35) and its
+/// bytes; then a 2-byte insertion offset per credential (the canary included); the rest is
+/// the body. A cut body must not end with the beginning of a credential either.
 pub fn redactor(data: &[u8]) {
     const CANARY: &str = "glpat-CANARY7f3Kq9xZ2mW8vB1n";
     let mut rest = data;
@@ -252,11 +253,19 @@ pub fn redactor(data: &[u8]) {
         let at = at % (body.len() + 1);
         body.splice(at..at, secret.bytes());
     }
-    let out = crate::upstream::redact_sent(body, &secrets);
+    let cut = count & 0x80 != 0;
+    let out = crate::upstream::redact_sent(body, &secrets, cut);
     for secret in secrets.iter().filter(|s| s.len() >= 4) {
         assert!(
             memchr::memmem::find(&out, secret.as_bytes()).is_none(),
             "credential {secret:?} survives in {:?}",
+            String::from_utf8_lossy(&out)
+        );
+        let secret = secret.as_bytes();
+        assert!(
+            !cut || !(1..secret.len()).any(|k| out.ends_with(&secret[..k])),
+            "the cut body ends with the beginning of {:?}: {:?}",
+            String::from_utf8_lossy(secret),
             String::from_utf8_lossy(&out)
         );
     }

@@ -42,8 +42,8 @@ pub fn configure() {
     }
 }
 
-/// Once start-up's garbage is returned ([`release_free_memory`]): freed memory is kept for
-/// [`PURGE_DELAY_MS`] before it is returned, for the next request to reuse.
+/// Once start-up's garbage is returned ([`release_free_memory`]): freed memory is kept
+/// 100 ms before it is returned, for the next request to reuse.
 #[allow(unsafe_code)]
 pub fn serving() {
     // SAFETY: as in `configure`; mimalloc reads the option each time it schedules a purge.

@@ -470,7 +470,7 @@ impl Upstream {
             UpstreamReply {
                 status: received.status,
                 content_type: received.content_type,
-                body: redact_sent(received.body, &sent),
+                body: redact_sent(received.body, &sent, received.truncated),
                 body_truncated: received.truncated,
             },
             received.retry_after,
@@ -677,7 +677,10 @@ fn reply_head(headers: &http::HeaderMap) -> (Option<Duration>, Option<String>) {
 /// bytes with the marker (a `[` or `]`, or a piece of `REDACTED` itself) could re-form across
 /// a marker's edge (`]abc` in `]abcabc` → `[REDACTED]abc`), so such values are masked last,
 /// with a run of one byte that no credential contains.
-pub(crate) fn redact_sent(body: Vec<u8>, sent: &[String]) -> Vec<u8> {
+///
+/// A body `cut` at the read cap may end inside a credential: a tail that begins one is masked
+/// too (dropped, with a marker where the marker cannot re-form one).
+pub(crate) fn redact_sent(body: Vec<u8>, sent: &[String], cut: bool) -> Vec<u8> {
     const MARKER: &[u8] = b"[REDACTED]";
     let sent: Vec<&[u8]> = sent
         .iter()
@@ -705,6 +708,24 @@ pub(crate) fn redact_sent(body: Vec<u8>, sent: &[String]) -> Vec<u8> {
             body = replace_all(body, secret, |out| {
                 out.resize(out.len() + secret.len(), fill);
             });
+        }
+    }
+    if cut {
+        let mut end = body.len();
+        // The longest tail that begins a credential, until none does (what is left may end
+        // with the beginning of another).
+        while let Some(k) = sent
+            .iter()
+            .filter_map(|s| (1..s.len()).rev().find(|&k| body[..end].ends_with(&s[..k])))
+            .max()
+        {
+            end -= k;
+        }
+        if end < body.len() {
+            body.truncate(end);
+            if !sent.iter().any(|s| risky(s)) {
+                body.extend_from_slice(MARKER);
+            }
         }
     }
     body
@@ -904,26 +925,55 @@ mod tests {
         let sent = ["glpat-secret1".to_owned(), "abc".to_owned()];
         let body = b"a glpat-secret1 b glpat-secret1glpat-secret1 abc".to_vec();
         assert_eq!(
-            redact_sent(body, &sent),
+            redact_sent(body, &sent, false),
             b"a [REDACTED] b [REDACTED][REDACTED] abc".to_vec()
         );
         assert_eq!(
-            redact_sent(b"glpat-secre".to_vec(), &sent),
+            redact_sent(b"glpat-secre".to_vec(), &sent, false),
             b"glpat-secre".to_vec()
         );
-        assert_eq!(redact_sent(Vec::new(), &sent), Vec::<u8>::new());
+        assert_eq!(redact_sent(Vec::new(), &sent, false), Vec::<u8>::new());
+        assert_eq!(redact_sent(Vec::new(), &sent, true), Vec::<u8>::new());
+    }
+
+    /// A body cut at the read cap in the middle of a credential keeps none of it; an uncut
+    /// body that merely ends like the start of one is left alone.
+    #[test]
+    fn a_credential_straddling_the_read_cap_is_masked() {
+        let sent = ["glpat-secret1".to_owned()];
+        let cut = |body: &[u8]| redact_sent(body.to_vec(), &sent, true);
+        assert_eq!(cut(b"token: glpat-sec"), b"token: [REDACTED]".to_vec());
+        assert_eq!(
+            cut(b"x glpat-secret1 g"),
+            b"x [REDACTED] [REDACTED]".to_vec()
+        );
+        assert_eq!(cut(b"nothing here"), b"nothing here".to_vec());
+        assert_eq!(
+            redact_sent(b"token: glpat-sec".to_vec(), &sent, false),
+            b"token: glpat-sec".to_vec()
+        );
+        // Tails that begin credentials one after the other all go.
+        let sent = ["abcd1234".to_owned(), "xyzw9876".to_owned()];
+        assert_eq!(
+            redact_sent(b"ok abxy".to_vec(), &sent, true),
+            b"ok [REDACTED]".to_vec(),
+            "once `xy` is gone, `ab` ends the body and begins `abcd1234`"
+        );
+        // A credential with marker bytes: dropped without a marker.
+        let sent = ["]xyz1234".to_owned()];
+        assert_eq!(redact_sent(b"a ]xy".to_vec(), &sent, true), b"a ".to_vec());
     }
 
     #[test]
     fn credentials_sharing_bytes_with_the_marker_do_not_re_form() {
         // `]abc` after `[REDACTED` would be the credential again.
         let sent = ["]xyz1234".to_owned()];
-        let out = redact_sent(b"]xyz1234xyz1234".to_vec(), &sent);
+        let out = redact_sent(b"]xyz1234xyz1234".to_vec(), &sent, false);
         assert!(!out.windows(8).any(|w| w == b"]xyz1234"), "{out:?}");
         assert_eq!(out, b"********xyz1234".to_vec());
         // A credential that is a piece of the marker itself.
         let sent = ["REDA".to_owned(), "glpat-secret1".to_owned()];
-        let out = redact_sent(b"REDA glpat-secret1".to_vec(), &sent);
+        let out = redact_sent(b"REDA glpat-secret1".to_vec(), &sent, false);
         assert_eq!(out, b"**** [****CTED]".to_vec());
     }
 }
