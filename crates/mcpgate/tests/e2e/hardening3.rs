@@ -350,3 +350,96 @@ async fn dos03_idle_streams_get_keep_alive_comments_and_end_with_their_session()
     let again = stream_once_released(&c, &mcp, &fresh, &[]).await;
     assert_stream(&again);
 }
+
+/// A request id still waiting for its answer cannot be reused in its session: rmcp routes an
+/// answer by request id, so a second request with the id would take the first one's place
+/// (the first never answered, or the second handed the first's answer). The reuse is refused
+/// at once with a JSON-RPC error; the first call gets its own answer; another session may use
+/// the id meanwhile, and once answered the id is free again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_id_in_flight_cannot_be_reused_in_its_session() {
+    let mock = MockUpstream::start_delayed(
+        |r| {
+            if r.path().ends_with("/slow") {
+                Duration::from_millis(1500)
+            } else {
+                Duration::ZERO
+            }
+        },
+        |r, _| axum::response::IntoResponse::into_response(axum::Json(json!({"path": r.path()}))),
+    )
+    .await;
+    let gate = HttpGate::start(
+        &mock.url("/api/v4"),
+        &[
+            ("MCP_SESSION_MODE", "stateful"),
+            ("HTTP_RATE_LIMIT_MAX_REQUESTS", "100000"),
+        ],
+    );
+    let c = client();
+    gate.ready(&c).await;
+    let mcp = gate.url("/mcp");
+    let sid = open_session(&c, &mcp, 1, &[]).await;
+    let h = [
+        ("mcp-session-id", sid.as_str()),
+        ("mcp-protocol-version", V),
+    ];
+    let call = |project: &str| json!({"name": "manage_projects", "arguments": {"action": "get", "project_id": project}});
+    let first = {
+        let (c, mcp, sid, params) = (c.clone(), mcp.clone(), sid.clone(), call("slow"));
+        tokio::spawn(async move {
+            let h = [
+                ("mcp-session-id", sid.as_str()),
+                ("mcp-protocol-version", V),
+            ];
+            rpc(&c, &mcp, 7, "tools/call", params, &h).await
+        })
+    };
+    let until = Instant::now() + PROMPTLY;
+    while mock.recorded().is_empty() {
+        assert!(
+            Instant::now() < until,
+            "the first call never reached the upstream"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let reused = tokio::time::timeout(PROMPTLY, rpc(&c, &mcp, 7, "tools/call", call("fast"), &h))
+        .await
+        .expect("the reuse is answered at once");
+    assert_eq!(reused.status, 400, "{}", reused.text);
+    assert_eq!(reused.body["id"], json!(7), "{}", reused.text);
+    assert!(
+        reused.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("already in use")),
+        "{}",
+        reused.text
+    );
+    // Another session's id 7 is another request.
+    let other = open_session(&c, &mcp, 1, &[]).await;
+    let h2 = [
+        ("mcp-session-id", other.as_str()),
+        ("mcp-protocol-version", V),
+    ];
+    let elsewhere = rpc(&c, &mcp, 7, "tools/call", call("fast"), &h2).await;
+    assert_eq!(elsewhere.status, 200, "{}", elsewhere.text);
+    assert!(
+        elsewhere.text.contains("projects/fast"),
+        "{}",
+        elsewhere.text
+    );
+    let first = tokio::time::timeout(PROMPTLY, first)
+        .await
+        .expect("the first call is answered")
+        .unwrap();
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert!(first.text.contains("projects/slow"), "{}", first.text);
+    let again = rpc(&c, &mcp, 7, "tools/call", call("fast"), &h).await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert!(again.text.contains("projects/fast"), "{}", again.text);
+    assert_eq!(
+        mock.recorded().len(),
+        3,
+        "the refused request never reached the upstream"
+    );
+}

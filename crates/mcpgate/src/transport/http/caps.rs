@@ -8,6 +8,8 @@
 //! cannot overshoot) and committed to the session id rmcp answers with; it is released by a
 //! DELETE ([`SessionCounts::end`]) or, for sessions that ended by idle expiry, when the
 //! count is next compared with the live sessions ([`SessionCounts::forget_ended`]).
+//!
+//! Also per session, not per client: the request ids awaiting their answer ([`PendingIds`]).
 
 use super::ratelimit::ClientKey;
 use std::collections::HashMap;
@@ -182,6 +184,43 @@ impl Drop for SessionReservation {
     }
 }
 
+/// Request ids of stateful sessions whose answer is still to come. rmcp routes an answer by
+/// its request id, so a second request reusing an id in flight would take the first one's
+/// place (the first never answered, or the second handed the first's answer); JSON-RPC
+/// forbids the reuse, and such a request is refused instead.
+#[derive(Debug, Default)]
+pub(super) struct PendingIds {
+    ids: Mutex<std::collections::HashSet<(String, String)>>,
+}
+
+/// A request id claimed in its session until the answer has been sent, released when dropped.
+#[derive(Debug)]
+pub(super) struct PendingId {
+    ids: Arc<PendingIds>,
+    key: (String, String),
+}
+
+impl PendingIds {
+    fn lock(&self) -> MutexGuard<'_, std::collections::HashSet<(String, String)>> {
+        self.ids.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Claims `id` (the request id's JSON) in `session`, or `None` while it is in flight.
+    pub(super) fn try_claim(self: &Arc<Self>, session: &str, id: &str) -> Option<PendingId> {
+        let key = (session.to_owned(), id.to_owned());
+        self.lock().insert(key.clone()).then(|| PendingId {
+            ids: self.clone(),
+            key,
+        })
+    }
+}
+
+impl Drop for PendingId {
+    fn drop(&mut self) {
+        self.ids.lock().remove(&self.key);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,5 +273,20 @@ mod tests {
         counts.end("s3");
         let s = counts.lock();
         assert!(s.owner.is_empty() && s.per_client.is_empty());
+    }
+
+    /// An id is claimed once per session until the claim is dropped; other sessions and other
+    /// ids are independent.
+    #[test]
+    fn request_ids_are_claimed_per_session_until_answered() {
+        let ids = Arc::new(PendingIds::default());
+        let first = ids.try_claim("s1", "7").unwrap();
+        assert!(ids.try_claim("s1", "7").is_none());
+        let other_session = ids.try_claim("s2", "7").unwrap();
+        let string_id = ids.try_claim("s1", "\"7\"").unwrap();
+        drop(first);
+        assert!(ids.try_claim("s1", "7").is_some());
+        drop((other_session, string_id));
+        assert!(ids.lock().is_empty());
     }
 }

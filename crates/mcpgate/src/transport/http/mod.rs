@@ -122,6 +122,8 @@ struct AppState {
     streams: Arc<caps::StreamCounts>,
     /// Live stateful sessions per client (`MCP_MAX_SESSIONS_PER_CLIENT`, catalogue DoS05).
     client_sessions: Arc<caps::SessionCounts>,
+    /// Request ids awaiting their answer, per stateful session.
+    pending_ids: Arc<caps::PendingIds>,
 }
 
 impl AppState {
@@ -158,6 +160,7 @@ impl AppState {
             session_owners: std::sync::Mutex::default(),
             streams: Arc::default(),
             client_sessions: Arc::default(),
+            pending_ids: Arc::default(),
         })
     }
 
@@ -1162,6 +1165,29 @@ async fn post(
     } else {
         None
     };
+    // A stateful session's request id is in use until its answer has been sent.
+    let claim = match (&method, &id, parts.headers.get(&MCP_SESSION_ID)) {
+        (Some(_), Some(request_id), Some(session)) if s.session_mode == SessionMode::Stateful => {
+            let session = session.to_str().unwrap_or_default();
+            match state
+                .pending_ids
+                .try_claim(session, &request_id.to_string())
+            {
+                Some(claim) => Some(claim),
+                None => {
+                    metrics::mcp_request(label, "invalid_request");
+                    return jsonrpc::error(
+                        StatusCode::BAD_REQUEST,
+                        id,
+                        jsonrpc::INVALID_REQUEST,
+                        "Invalid request: this request id is already in use by a request of \
+                         this session that has not been answered; use a new id",
+                    );
+                }
+            }
+        }
+        _ => None,
+    };
     let guard = InFlightGuard::new(&state.inflight);
     strip_secrets(&mut parts.headers);
     let content_type_ok = parts
@@ -1257,7 +1283,7 @@ async fn post(
             bytes
         };
         metrics::mcp_request(label, outcome);
-        drop((permit, guard));
+        drop((permit, guard, claim));
         return Response::from_parts(parts, Body::from(bytes));
     }
     let outcome = match parts.status {
@@ -1266,8 +1292,9 @@ async fn post(
         _ => "error",
     };
     metrics::mcp_request(label, outcome);
-    // A streamed answer (SSE): keep the permit and the in-flight mark until it ends.
-    let held = (permit, guard);
+    // A streamed answer (SSE): keep the permit, the in-flight mark and the request id until
+    // it ends.
+    let held = (permit, guard, claim);
     let stream = Body::new(body).into_data_stream().map(move |chunk| {
         let _ = &held;
         chunk
