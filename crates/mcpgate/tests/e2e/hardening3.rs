@@ -369,16 +369,7 @@ async fn a_request_id_in_flight_cannot_be_reused_in_its_session() {
         |r, _| axum::response::IntoResponse::into_response(axum::Json(json!({"path": r.path()}))),
     )
     .await;
-    let gate = HttpGate::start(
-        &mock.url("/api/v4"),
-        &[
-            ("MCP_SESSION_MODE", "stateful"),
-            ("HTTP_RATE_LIMIT_MAX_REQUESTS", "100000"),
-        ],
-    );
-    let c = client();
-    gate.ready(&c).await;
-    let mcp = gate.url("/mcp");
+    let (_gate, c, mcp) = crate::http::stateful_gate(&mock).await;
     let sid = open_session(&c, &mcp, 1, &[]).await;
     let h = [
         ("mcp-session-id", sid.as_str()),
